@@ -1,0 +1,157 @@
+"""Evaluate an upscaler on the paper's Table 1 test sets under the field's protocol (Hydra app).
+
+``python -m espcn_lightning.evaluate model=bicubic`` or ``... checkpoint=NAME_OR_PATH`` prints the
+table beside the paper's values and writes table1.md, table1.json (and figures) to the run dir.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from espcn_lightning.colour import luma
+from espcn_lightning.data import dataset_files
+from espcn_lightning.degradations import modcrop
+from espcn_lightning.images import read_image, write_image
+from espcn_lightning.inference import Upscaler, bicubic_upscaler, network_upscaler, upscale_rgb
+from espcn_lightning.metrics import DatasetScore, average_by_image, psnr, quantise, ssim
+from espcn_lightning.pretrained import load_model
+
+log = logging.getLogger(__name__)
+
+#: The paper's Table 1 at x3 (PSNR, dB); its "BSD300" is our BSD100, its "BSD500" our BSD200.
+PAPER_X3 = {
+    "bicubic": {"Set5": 30.39, "Set14": 27.54, "BSD100": 27.21, "BSD200": 27.26},
+    "espcn_relu_t91": {"Set5": 32.39, "Set14": 28.97, "BSD100": 28.20, "BSD200": 28.27},
+    "espcn_tanh_t91": {"Set5": 32.55, "Set14": 29.08, "BSD100": 28.26, "BSD200": 28.34},
+    "espcn_tanh_imagenet": {"Set5": 33.13, "Set14": 29.49, "BSD100": 28.54, "BSD200": 28.64},
+}
+PAPER_NAMES = {"BSD100": "BSD100 (paper: BSD300)", "BSD200": "BSD200 (paper: BSD500)"}
+NOT_AVAILABLE = (
+    "SuperTexture136, the paper's fifth test set, is not publicly available and is left out; "
+    "averages weigh each of the images above equally, the paper's column over the same sets."
+)
+
+
+def evaluate_image(
+    image: np.ndarray, upscale: Upscaler, degrade, scale: int
+) -> tuple[float, float, float]:
+    """PSNR, SSIM and upscaling seconds for one HR image under the protocol."""
+    hr = modcrop(torch.from_numpy(luma(image)).to(torch.float64), scale)
+    lr = degrade(hr / 255.0)
+    start = time.perf_counter()
+    sr = upscale(lr[None, None])
+    seconds = time.perf_counter() - start
+    sr = quantise(sr)
+    return float(psnr(sr, hr, scale)[0]), float(ssim(sr, hr, scale)[0]), seconds
+
+
+def evaluate(upscale: Upscaler, degrade, scale: int, data_dir: str, datasets: list[str]) -> dict:
+    """Per-dataset and image-weighted average scores, shaped as table1.json."""
+    scores: dict[str, DatasetScore] = {}
+    for name in datasets:
+        scores[name] = DatasetScore()
+        for path in dataset_files(data_dir, name):
+            scores[name].add(*evaluate_image(read_image(path), upscale, degrade, scale))
+        log.info("%s: %.3f dB", name, scores[name].summary()["psnr"])
+    return {
+        "datasets": {name: score.summary() for name, score in scores.items()},
+        "average": average_by_image(scores),
+    }
+
+
+def paper_column(model: str, net_activation: str | None, scale: int) -> str | None:
+    """The paper's Table 1 column to print beside ours (only x3 is tabulated)."""
+    if scale != 3:
+        return None
+    return "bicubic" if model == "bicubic" else f"espcn_{net_activation}_t91"
+
+
+def markdown_table(result: dict, column: str | None) -> str:
+    """Table 1 as Markdown: ours beside the paper's matching column and its bicubic."""
+    paper = PAPER_X3.get(column or "", {})
+    head = f"| Dataset | Images | PSNR (dB) | SSIM | Paper {column or '-'} | Paper bicubic | s/image |"
+    lines = [
+        f"Table 1, x{result['scale']}, model `{result['model']}`",
+        "",
+        head,
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in result["datasets"].items():
+        lines.append(
+            f"| {PAPER_NAMES.get(name, name)} | {row['images']} | {row['psnr']:.2f} | "
+            f"{row['ssim']:.4f} | {paper.get(name, float('nan')):.2f} | "
+            f"{PAPER_X3['bicubic'].get(name, float('nan')):.2f} | {row['seconds_per_image']:.4f} |"
+        )
+    avg, rows = result["average"], result["datasets"]
+
+    def weighted(values: dict) -> float:
+        if not values or any(n not in values for n in rows):
+            return float("nan")
+        return sum(values[n] * rows[n]["images"] for n in rows) / avg["images"]
+
+    lines.append(
+        f"| **Average** | {avg['images']} | {avg['psnr']:.2f} | {avg['ssim']:.4f} | "
+        f"{weighted(paper):.2f} | {weighted(PAPER_X3['bicubic']):.2f} | |"
+    )
+    return "\n".join([*lines, "", NOT_AVAILABLE, ""])
+
+
+def colour_figure(path: Path, image: np.ndarray, upscale: Upscaler, degrade, scale: int) -> None:
+    """Save LR (nearest) | bicubic | model | HR side by side, in colour."""
+    hr = modcrop(torch.from_numpy(image), scale).numpy()
+    lr = torch.from_numpy(hr).to(torch.float64).permute(2, 0, 1) / 255.0
+    lr = (degrade(lr).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    nearest = lr.repeat(scale, axis=0).repeat(scale, axis=1)
+    bicubic = upscale_rgb(lr, bicubic_upscaler(scale), scale)
+    ours = upscale_rgb(lr, upscale, scale)
+    write_image(path, np.concatenate([nearest, bicubic, ours, hr], axis=1))
+
+
+def build_upscaler(cfg: DictConfig, choice: str) -> tuple[Upscaler, str, str | None]:
+    """The upscaler the ``model`` group names, its label, and its activation (None if no net)."""
+    if choice != "espcn":
+        return instantiate(cfg.model), choice, None
+    net = load_model(cfg.checkpoint, scale=cfg.scale).to(cfg.device)
+    return network_upscaler(net), str(cfg.checkpoint), net.activation
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    """Evaluate, print Table 1, write table1.md / table1.json (and figures) to the run dir."""
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    choice = HydraConfig.get().runtime.choices["model"]
+    upscale, label, activation = build_upscaler(cfg, choice)
+    degrade = instantiate(cfg.degradation)
+    result = {
+        "scale": cfg.scale,
+        "model": label,
+        **evaluate(upscale, degrade, cfg.scale, cfg.paths.data_dir, list(cfg.datasets)),
+    }
+    table = markdown_table(result, paper_column(choice, activation, cfg.scale))
+    (out_dir / "table1.md").write_text(table)
+    (out_dir / "table1.json").write_text(json.dumps(result, indent=2) + "\n")
+    if activation is not None:
+        for item in cfg.figures:
+            name, stem = item.split("/")
+            path = next(p for p in dataset_files(cfg.paths.data_dir, name) if p.stem == stem)
+            image = read_image(path)
+            if image.ndim == 3:
+                colour_figure(out_dir / f"{stem}_x{cfg.scale}.png", image, upscale, degrade,
+                              cfg.scale)
+    print(table)
+    print(f"written to {out_dir}")
+
+
+if __name__ == "__main__":
+    main()

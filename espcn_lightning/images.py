@@ -1,0 +1,82 @@
+"""Reading images of any mode into 8-bit arrays, with clear errors for files that are not images."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+#: Refuse images above this many pixels (decompression bombs); 1e8 is ~ a 10k x 10k photo.
+MAX_PIXELS = 100_000_000
+
+
+class ImageReadError(ValueError):
+    """An image file could not be read; the message names the file and what to do."""
+
+
+def is_image_file(path: Path) -> bool:
+    """Whether a path has one of the image suffixes this project reads."""
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    """Scale 16-bit or 32-bit integer samples to 8 bits, rounding to nearest."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == bool:
+        return array.astype(np.uint8) * 255
+    peak = 65535.0 if array.max(initial=0) > 255 or array.dtype == np.uint16 else 255.0
+    scaled = np.clip(array.astype(np.float64), 0, peak) * (255.0 / peak)
+    return np.floor(scaled + 0.5).astype(np.uint8)
+
+
+def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image as uint8: (H, W) for grey content, (H, W, 3) RGB otherwise.
+
+    Palette images are expanded, alpha is dropped, 16-bit samples are scaled to 8 bits.
+    """
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = None
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise ImageReadError(
+                        f"{path}: {width}x{height} pixels is above the limit of {max_pixels:,}; "
+                        "downscale it first or raise the pixel limit"
+                    )
+                image.load()
+                return _normalise_mode(image)
+    except ImageReadError:
+        raise
+    except FileNotFoundError as error:
+        raise ImageReadError(f"{path}: no such file; check the path") from error
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise ImageReadError(
+            f"{path}: not a readable image ({error}); replace or remove the file"
+        ) from error
+
+
+def _normalise_mode(image: Image.Image) -> np.ndarray:
+    """Convert a decoded Pillow image of any mode to a uint8 grey or RGB array."""
+    mode = image.mode
+    if mode in ("1", "L", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        return _to_uint8(np.array(image))
+    if mode == "LA":
+        return np.array(image.getchannel("L"))
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.array(image)
+
+
+def write_image(path: str | Path, array: np.ndarray) -> None:
+    """Write a uint8 grey or RGB array; the format follows the file suffix."""
+    Image.fromarray(array).save(path)

@@ -1,0 +1,114 @@
+"""The LightningModule: ESPCN trained with MSE on Y, validated by PSNR, with the paper's schedule."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from espcn_lightning.degradations import imresize
+from espcn_lightning.network import ESPCN
+
+
+def _plain(config: dict | DictConfig | None) -> dict | None:
+    """A resolved plain-dict copy of a config, so checkpoints hold data, never pickled objects."""
+    if isinstance(config, DictConfig):
+        return OmegaConf.to_container(config, resolve=True)
+    return None if config is None else dict(config)
+
+
+def patch_psnr(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    """Per-patch PSNR (peak 1) of clamped, unquantised outputs: a cheap validation signal."""
+    mse = (sr.clamp(0, 1) - hr).pow(2).flatten(1).mean(1)
+    return -10 * torch.log10(mse.clamp_min(1e-12))
+
+
+class ESPCNModule(L.LightningModule):
+    """ESPCN with MSE loss; optimiser and scheduler are Hydra configs built in configure_optimizers.
+
+    ``last_layer_lr_scale`` multiplies the learning rate of the sub-pixel layer (the paper: 0.1).
+    """
+
+    def __init__(
+        self,
+        net: dict,
+        optimizer: dict,
+        scheduler: dict | None = None,
+        last_layer_lr_scale: float = 1.0,
+        image_every_n_epochs: int = 25,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(
+            {
+                "net": _plain(net),
+                "optimizer": _plain(optimizer),
+                "scheduler": _plain(scheduler),
+                "last_layer_lr_scale": last_layer_lr_scale,
+                "image_every_n_epochs": image_every_n_epochs,
+            }
+        )
+        self.net = instantiate(self.hparams.net)
+        if not isinstance(self.net, ESPCN):
+            raise ValueError(f"model={self.hparams.net['_target_']} has nothing to train; use model=espcn")
+        self.best_val_psnr = float("-inf")
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        return self.net(lr)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
+        lr, hr = batch
+        loss = F.mse_loss(self.net(lr), hr)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        lr, hr = batch
+        sr = self.net(lr)
+        self.log("val/loss", F.mse_loss(sr, hr), prog_bar=True, batch_size=len(lr))
+        self.log("val/psnr", patch_psnr(sr, hr).mean(), prog_bar=True, batch_size=len(lr))
+        if batch_idx == 0 and self._panel_due():
+            self._log_panel(lr[:4], sr[:4], hr[:4])
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        psnr = self.trainer.callback_metrics.get("val/psnr")
+        if psnr is not None:
+            self.best_val_psnr = max(self.best_val_psnr, float(psnr))
+            self.log("hp/best_val_psnr", self.best_val_psnr)
+
+    def _panel_due(self) -> bool:
+        every = self.hparams.image_every_n_epochs
+        return (
+            every > 0
+            and not self.trainer.sanity_checking
+            and self.current_epoch % every == 0
+            and hasattr(self.logger, "experiment")
+            and hasattr(self.logger.experiment, "add_image")
+        )
+
+    def _log_panel(self, lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor) -> None:
+        """Rows of bicubic | ESPCN | HR for a few validation patches."""
+        bicubic = imresize(lr, self.net.scale)
+        rows = torch.cat([bicubic, sr, hr], dim=-1).clamp(0, 1)
+        panel = torch.cat(list(rows), dim=-2)
+        self.logger.experiment.add_image("val/bicubic_espcn_hr", panel, self.current_epoch)
+
+    def configure_optimizers(self):
+        body = [p for name, p in self.net.named_parameters() if not name.startswith("tail.")]
+        tail = list(self.net.tail.parameters())
+        base_lr = self.hparams.optimizer["lr"]
+        groups = [
+            {"params": body},
+            {"params": tail, "lr": base_lr * self.hparams.last_layer_lr_scale},
+        ]
+        optimizer = instantiate(self.hparams.optimizer, _partial_=True)(groups)
+        if not self.hparams.scheduler:
+            return optimizer
+        scheduler = instantiate(self.hparams.scheduler, _partial_=True)(optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss", "interval": "epoch"},
+        }

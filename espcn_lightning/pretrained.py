@@ -1,0 +1,95 @@
+"""Weights as files: save a trained network with its config, load shipped or user weights safely.
+
+A weights file is a plain ``state_dict`` (``NAME.pt``) beside ``NAME.json`` (architecture and
+provenance). Loading uses ``torch.load(weights_only=True)``: no pickled code is ever executed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from espcn_lightning.network import ESPCN
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+class WeightsError(ValueError):
+    """A model name or file could not be loaded; the message says which and why."""
+
+
+def shipped_models() -> list[str]:
+    """Names of the weights that ship with the package."""
+    return sorted(path.stem for path in WEIGHTS_DIR.glob("*.pt"))
+
+
+def save_weights(net: ESPCN, path: str | Path, provenance: dict | None = None) -> Path:
+    """Write ``path`` (.pt state dict) and its .json sidecar (config and provenance)."""
+    path = Path(path).with_suffix(".pt")
+    torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, path)
+    meta = {"config": net.config(), **(provenance or {})}
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    return path
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    """A shipped model name or a path to a .pt / .ckpt file."""
+    if str(name_or_path) in shipped_models():
+        return WEIGHTS_DIR / f"{name_or_path}.pt"
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise WeightsError(
+            f"{name_or_path}: neither a shipped model ({', '.join(shipped_models()) or 'none'}) "
+            "nor an existing .pt/.ckpt file; check the name or path"
+        )
+    return path
+
+
+def _read(path: Path) -> dict:
+    """Load a file with weights_only=True, turning any failure into a one-line error."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise WeightsError(
+            f"{path}: not a loadable weights file or checkpoint ({type(error).__name__}); "
+            "give a .pt from this project or a Lightning .ckpt from a training run"
+        ) from error
+
+
+def _state_and_config(path: Path) -> tuple[dict, dict]:
+    """The network state dict and config from a .pt (with .json sidecar) or a Lightning .ckpt."""
+    payload = _read(path)
+    if not isinstance(payload, dict):
+        raise WeightsError(f"{path}: holds no state dict; give weights or a checkpoint")
+    if "state_dict" in payload:
+        config = payload.get("hyper_parameters", {}).get("net")
+        state = {k[4:]: v for k, v in payload["state_dict"].items() if k.startswith("net.")}
+    else:
+        sidecar = path.with_suffix(".json")
+        config = json.loads(sidecar.read_text())["config"] if sidecar.is_file() else None
+        state = payload
+    if not config or not state:
+        raise WeightsError(f"{path}: no ESPCN config or weights found (is the .json beside it?)")
+    return state, config
+
+
+def load_model(name_or_path: str | Path, scale: int | None = None) -> ESPCN:
+    """An ESPCN in eval mode from a shipped name or a file; ``scale`` checks the expected factor.
+
+    Input: (N, 1, h, w) float, studio-swing Y / 255; output (N, 1, r*h, r*w); ``.scale`` is r.
+    """
+    path = _resolve(name_or_path)
+    state, config = _state_and_config(path)
+    if scale is not None and config.get("scale") != scale:
+        raise WeightsError(
+            f"{path}: model is for x{config.get('scale')}, not x{scale}; pick a x{scale} model"
+        )
+    net = ESPCN(**{k: v for k, v in config.items() if not k.startswith("_")})
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise WeightsError(f"{path}: weights do not fit {config} ({first})") from error
+    return net.eval()

@@ -1,0 +1,104 @@
+"""Train ESPCN: ``python -m espcn_lightning.train [experiment=NAME] [overrides]`` (Hydra app).
+
+Outputs land in the Hydra run dir: checkpoints/, tensorboard/, and model.pt + model.json (the best
+checkpoint's network, loadable with ``espcn_lightning.load_model``).
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from espcn_lightning.module import ESPCNModule
+from espcn_lightning.pretrained import load_model, save_weights
+
+log = logging.getLogger(__name__)
+
+
+def git_commit() -> str:
+    """The project's current commit, or 'unknown' outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, cwd=Path(__file__).parent, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def flat_hparams(cfg: DictConfig) -> dict:
+    """The config as flat ``a/b`` keys of plain values, for TensorBoard's HParams tab."""
+    flat = {}
+
+    def walk(node: object, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not str(key).startswith("_"):
+                    walk(value, f"{prefix}{key}/")
+        else:
+            flat[prefix.rstrip("/")] = node if isinstance(node, int | float | str | bool) else str(node)
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return {k: v for k, v in flat.items() if not k.startswith(("paths", "hydra", "logger"))}
+
+
+def build(cfg: DictConfig) -> tuple[L.LightningDataModule, ESPCNModule, L.Trainer]:
+    """Datamodule, LightningModule and Trainer from a composed train config."""
+    datamodule = instantiate(cfg.data, degradation=instantiate(cfg.degradation))
+    module = ESPCNModule(
+        net=cfg.model,
+        optimizer=cfg.optim.optimizer,
+        scheduler=cfg.optim.scheduler,
+        last_layer_lr_scale=cfg.optim.last_layer_lr_scale,
+        image_every_n_epochs=cfg.image_every_n_epochs,
+    )
+    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
+    loggers = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None]
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    for logger in loggers:
+        logger.log_hyperparams(flat_hparams(cfg), {"hp/best_val_psnr": 0.0})
+    return datamodule, module, trainer
+
+
+def train(cfg: DictConfig) -> dict:
+    """Fit, then export the best checkpoint's weights; returns the run's summary."""
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule, module, trainer = build(cfg)
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    seconds = time.perf_counter() - start
+    best_path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    best_score = trainer.checkpoint_callback.best_model_score if best_path else None
+    summary = {
+        "best_val_psnr": float(best_score) if best_score is not None else None,
+        "epochs": trainer.current_epoch,
+        "train_seconds": round(seconds, 1),
+        "best_checkpoint": best_path,
+    }
+    if cfg.export_weights and best_path and trainer.is_global_zero:
+        provenance = {
+            "command": " ".join(["python -m espcn_lightning.train", *sys.argv[1:]]),
+            "commit": git_commit(),
+            **summary,
+        }
+        out = save_weights(load_model(best_path), Path(cfg.paths.output_dir) / "model.pt", provenance)
+        log.info("best val PSNR %.3f dB after %d epochs (%.0f s); weights: %s",
+                 summary["best_val_psnr"], summary["epochs"], seconds, out)
+    return summary
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point; returns the best val PSNR so sweepers (Optuna) can optimise it."""
+    return train(cfg)["best_val_psnr"]
+
+
+if __name__ == "__main__":
+    main()
