@@ -111,9 +111,13 @@ def import_dataset(source: Path, name: str, data_dir: Path, overwrite: bool = Fa
         raise DataError(f"{target} already holds files; pass --overwrite to replace them")
     with tempfile.TemporaryDirectory() as scratch:
         folder = source if source.is_dir() else _extract(source, Path(scratch))
-        images = sorted(path for path in folder.rglob("*") if path.is_file() and is_image_file(path))
+        images = sorted(
+            path for path in folder.rglob("*") if path.is_file() and is_image_file(path)
+        )
         if not images:
-            raise DataError(f"{source} holds no image files ({', '.join(('.png', '.jpg', '.bmp'))}, ...)")
+            raise DataError(
+                f"{source} holds no image files ({', '.join(('.png', '.jpg', '.bmp'))}, ...)"
+            )
         target.mkdir(parents=True, exist_ok=True)
         for path in tqdm(images, desc=f"import {name}", unit="img"):
             shutil.copy2(path, target / path.name)

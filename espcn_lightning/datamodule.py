@@ -25,7 +25,9 @@ def extract_patches(
     hr = modcrop(hr, scale)
     lr = degradation(hr)
     lr_patches = lr.unfold(0, patch, stride).unfold(1, patch, stride)
-    hr_patches = hr.unfold(0, patch * scale, stride * scale).unfold(1, patch * scale, stride * scale)
+    hr_patches = hr.unfold(0, patch * scale, stride * scale).unfold(
+        1, patch * scale, stride * scale
+    )
     rows, cols = lr_patches.shape[:2]
     hr_patches = hr_patches[:rows, :cols]
     return lr_patches.reshape(-1, 1, patch, patch), hr_patches.reshape(
@@ -34,7 +36,7 @@ def extract_patches(
 
 
 def build_patches(
-    images: Sequence[tuple[str, "object"]],
+    images: Sequence[tuple[str, object]],
     degradation: Degradation,
     scale: int,
     patch: int,
@@ -45,8 +47,13 @@ def build_patches(
     for name, image in images:
         y = luma(image)
         if min(y.shape) < patch * scale:
-            log.warning("skipping %s: %dx%d is smaller than one %d-pixel HR patch",
-                        name, y.shape[1], y.shape[0], patch * scale)
+            log.warning(
+                "skipping %s: %dx%d is smaller than one %d-pixel HR patch",
+                name,
+                y.shape[1],
+                y.shape[0],
+                patch * scale,
+            )
             continue
         hr = torch.from_numpy(y).to(torch.float64) / 255.0
         lr_patches, hr_patches = extract_patches(hr, degradation, scale, patch, stride)
@@ -124,13 +131,22 @@ class SRDataModule(L.LightningDataModule):
         val, train = order[:n_val], order[n_val:]
         self.train_set = PatchDataset(lr[train], hr[train], augment=self.augment)
         self.val_set = PatchDataset(lr[val], hr[val])
-        log.info("%d training and %d validation patches from %s", len(train), n_val,
-                 "+".join(self.train_sets))
+        log.info(
+            "%d training and %d validation patches from %s",
+            len(train),
+            n_val,
+            "+".join(self.train_sets),
+        )
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True,
-                          num_workers=self.num_workers, drop_last=True,
-                          persistent_workers=self.num_workers > 0)
+        return DataLoader(
+            self.train_set,
+            batch_size=self.batch_size,
+            shuffle=True,
+            num_workers=self.num_workers,
+            drop_last=True,
+            persistent_workers=self.num_workers > 0,
+        )
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=256, num_workers=0)

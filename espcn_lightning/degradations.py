@@ -85,7 +85,7 @@ class Bicubic:
 
 
 class GaussianBlur:
-    """Gaussian blur (symmetric padding) then subsampling every ``scale``-th pixel from the centre."""
+    """Gaussian blur (reflect padding), then every ``scale``-th pixel, starting mid-block."""
 
     def __init__(self, scale: int, kernel_size: int = 5, sigma: float = 1.0) -> None:
         if kernel_size % 2 == 0 or kernel_size < 1:
@@ -105,4 +105,6 @@ class GaussianBlur:
         return lr.reshape(*shape[:-2], *lr.shape[-2:]).to(hr.dtype)
 
     def __repr__(self) -> str:
-        return f"GaussianBlur(scale={self.scale}, kernel_size={self.kernel_size}, sigma={self.sigma})"
+        return (
+            f"GaussianBlur(scale={self.scale}, kernel_size={self.kernel_size}, sigma={self.sigma})"
+        )

@@ -79,7 +79,9 @@ def paper_column(model: str, net_activation: str | None, scale: int) -> str | No
 def markdown_table(result: dict, column: str | None) -> str:
     """Table 1 as Markdown: ours beside the paper's matching column and its bicubic."""
     paper = PAPER_X3.get(column or "", {})
-    head = f"| Dataset | Images | PSNR (dB) | SSIM | Paper {column or '-'} | Paper bicubic | s/image |"
+    head = (
+        f"| Dataset | Images | PSNR (dB) | SSIM | Paper {column or '-'} | Paper bicubic | s/image |"
+    )
     lines = [
         f"Table 1, x{result['scale']}, model `{result['model']}`",
         "",
@@ -147,8 +149,9 @@ def main(cfg: DictConfig) -> None:
             path = next(p for p in dataset_files(cfg.paths.data_dir, name) if p.stem == stem)
             image = read_image(path)
             if image.ndim == 3:
-                colour_figure(out_dir / f"{stem}_x{cfg.scale}.png", image, upscale, degrade,
-                              cfg.scale)
+                colour_figure(
+                    out_dir / f"{stem}_x{cfg.scale}.png", image, upscale, degrade, cfg.scale
+                )
     print(table)
     print(f"written to {out_dir}")
 

@@ -1,4 +1,4 @@
-"""The LightningModule: ESPCN trained with MSE on Y, validated by PSNR, with the paper's schedule."""
+"""The LightningModule: ESPCN trained with MSE on Y, validated by PSNR, scheduled by config."""
 
 from __future__ import annotations
 
@@ -51,7 +51,9 @@ class ESPCNModule(L.LightningModule):
         )
         self.net = instantiate(self.hparams.net)
         if not isinstance(self.net, ESPCN):
-            raise ValueError(f"model={self.hparams.net['_target_']} has nothing to train; use model=espcn")
+            raise ValueError(
+                f"model={self.hparams.net['_target_']} has nothing to train; use model=espcn"
+            )
         self.best_val_psnr = float("-inf")
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
@@ -66,8 +68,10 @@ class ESPCNModule(L.LightningModule):
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         lr, hr = batch
         sr = self.net(lr)
-        self.log("val/loss", F.mse_loss(sr, hr), prog_bar=True, batch_size=len(lr))
-        self.log("val/psnr", patch_psnr(sr, hr).mean(), prog_bar=True, batch_size=len(lr))
+        self.log("val/loss", F.mse_loss(sr, hr), prog_bar=True, batch_size=len(lr), sync_dist=True)
+        self.log(
+            "val/psnr", patch_psnr(sr, hr).mean(), prog_bar=True, batch_size=len(lr), sync_dist=True
+        )
         if batch_idx == 0 and self._panel_due():
             self._log_panel(lr[:4], sr[:4], hr[:4])
 

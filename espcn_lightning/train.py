@@ -6,6 +6,7 @@ checkpoint's network, loadable with ``espcn_lightning.load_model``).
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -14,11 +15,18 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from espcn_lightning.callbacks import NonFiniteLossError
+from espcn_lightning.data import DataError
+from espcn_lightning.evaluate import evaluate
+from espcn_lightning.images import ImageReadError
+from espcn_lightning.inference import network_upscaler
 from espcn_lightning.module import ESPCNModule
-from espcn_lightning.pretrained import load_model, save_weights
+from espcn_lightning.pretrained import WeightsError, load_model, save_weights
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +34,13 @@ log = logging.getLogger(__name__)
 def git_commit() -> str:
     """The project's current commit, or 'unknown' outside a git checkout."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, cwd=Path(__file__).parent, check=True)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            check=True,
+        )
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -43,7 +56,9 @@ def flat_hparams(cfg: DictConfig) -> dict:
                 if not str(key).startswith("_"):
                     walk(value, f"{prefix}{key}/")
         else:
-            flat[prefix.rstrip("/")] = node if isinstance(node, int | float | str | bool) else str(node)
+            flat[prefix.rstrip("/")] = (
+                node if isinstance(node, int | float | str | bool) else str(node)
+            )
 
     walk(OmegaConf.to_container(cfg, resolve=True), "")
     return {k: v for k, v in flat.items() if not k.startswith(("paths", "hydra", "logger"))}
@@ -67,6 +82,20 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, ESPCNModule, L.Traine
     return datamodule, module, trainer
 
 
+def report_scores(best_path: str, cfg: DictConfig, trainer: L.Trainer) -> dict[str, float]:
+    """PSNR of the selected model on ``report_sets`` (reported only, never used to select)."""
+    if not cfg.report_sets:
+        return {}
+    upscale = network_upscaler(load_model(best_path))
+    result = evaluate(
+        upscale, instantiate(cfg.degradation), cfg.scale, cfg.paths.data_dir, list(cfg.report_sets)
+    )
+    scores = {f"test/{name}_psnr": row["psnr"] for name, row in result["datasets"].items()}
+    for logger in trainer.loggers:
+        logger.log_metrics(scores, step=trainer.global_step)
+    return scores
+
+
 def train(cfg: DictConfig) -> dict:
     """Fit, then export the best checkpoint's weights; returns the run's summary."""
     L.seed_everything(cfg.seed, workers=True)
@@ -77,27 +106,59 @@ def train(cfg: DictConfig) -> dict:
     best_path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     best_score = trainer.checkpoint_callback.best_model_score if best_path else None
     summary = {
+        "status": "completed",
         "best_val_psnr": float(best_score) if best_score is not None else None,
         "epochs": trainer.current_epoch,
         "train_seconds": round(seconds, 1),
         "best_checkpoint": best_path,
     }
-    if cfg.export_weights and best_path and trainer.is_global_zero:
-        provenance = {
-            "command": " ".join(["python -m espcn_lightning.train", *sys.argv[1:]]),
-            "commit": git_commit(),
-            **summary,
-        }
-        out = save_weights(load_model(best_path), Path(cfg.paths.output_dir) / "model.pt", provenance)
-        log.info("best val PSNR %.3f dB after %d epochs (%.0f s); weights: %s",
-                 summary["best_val_psnr"], summary["epochs"], seconds, out)
+    if best_path and trainer.is_global_zero:
+        summary.update(report_scores(best_path, cfg, trainer))
+        if cfg.export_weights:
+            provenance = {
+                "command": " ".join(["python -m espcn_lightning.train", *sys.argv[1:]]),
+                "commit": git_commit(),
+                **summary,
+            }
+            out = Path(cfg.paths.output_dir) / "model.pt"
+            save_weights(load_model(best_path), out, provenance)
+            log.info(
+                "best val PSNR %.3f dB after %d epochs (%.0f s); weights: %s",
+                summary["best_val_psnr"],
+                summary["epochs"],
+                seconds,
+                out,
+            )
     return summary
+
+
+def write_summary(cfg: DictConfig, summary: dict) -> None:
+    """Save the run's summary as summary.json in its output dir (read by the sweep report)."""
+    path = Path(cfg.paths.output_dir) / "summary.json"
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+EXPECTED_ERRORS = (NonFiniteLossError, DataError, ImageReadError, WeightsError, ValueError)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    """Hydra entry point; returns the best val PSNR so sweepers (Optuna) can optimise it."""
-    return train(cfg)["best_val_psnr"]
+    """Hydra entry point; returns the best val PSNR so sweepers (Optuna) can optimise it.
+
+    A known failure ends a single run with a one-line error; in a multirun the job is recorded
+    as failed in its summary.json and the other jobs go on.
+    """
+    try:
+        summary = train(cfg)
+    except EXPECTED_ERRORS as error:
+        write_summary(cfg, {"status": "failed", "error": str(error)})
+        log.error("%s", error)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            return None
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    write_summary(cfg, summary)
+    return summary["best_val_psnr"]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+# espcn-lightning: `make help` lists the targets.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The data directory: ESPCN_DATA_DIR if set, else ./data if it holds T91, else ../shared/data.
+export ESPCN_DATA_DIR ?= $(if $(wildcard data/T91),data,../shared/data)
+DIR ?= outputs
+
+.PHONY: help install train eval tensorboard test test-full lint format bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[test]"
+
+install: $(PY)  ## virtual environment with torch 2.13.0 (CPU) first, then the project and test tools
+
+train: $(PY)  ## train the default recipe (ARGS="experiment=smoke" etc. for overrides)
+	$(PY) -m espcn_lightning.train $(ARGS)
+
+eval: $(PY)  ## print Table 1 for a model (ARGS="checkpoint=PATH" or "model=bicubic")
+	$(PY) -m espcn_lightning.evaluate $(ARGS)
+
+tensorboard: $(PY)  ## TensorBoard on DIR (a run, a sweep, or all of outputs/)
+	$(VENV)/bin/tensorboard --logdir $(DIR)
+
+test: $(PY)  ## the fast suite (under 10 minutes on 2 cores)
+	$(PY) -m pytest -q
+
+test-full: $(PY)  ## every test, the slow ones included
+	$(PY) -m pytest -q -m ""
+
+lint: $(PY)  ## ruff check and format check
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: $(PY)  ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+clean:  ## remove caches and build files (never outputs/: runs are kept)
+	rm -rf .pytest_cache .ruff_cache build *.egg-info
+	find . -name __pycache__ -prune -exec rm -rf {} +

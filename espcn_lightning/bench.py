@@ -1,0 +1,267 @@
+"""Speed figures, side by side in one run: ``python -m espcn_lightning.bench [--out DIR]``.
+
+Inference engines on one 1080p x3 frame (640x360 in), the machine's FLOP limit for the model,
+end-to-end video fps, the Lightning loop against a plain PyTorch loop, and in-memory patches
+against reading image files each step. Prints a table and writes bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from espcn_lightning.colour import luma
+from espcn_lightning.data import dataset_files, default_data_dir
+from espcn_lightning.datamodule import PatchDataset, build_patches, extract_patches
+from espcn_lightning.degradations import Bicubic
+from espcn_lightning.evaluate import evaluate
+from espcn_lightning.export import export_onnx
+from espcn_lightning.images import read_image
+from espcn_lightning.module import ESPCNModule
+from espcn_lightning.network import ESPCN
+from espcn_lightning.pretrained import load_model
+from espcn_lightning.upscale import upscale_video
+
+
+def timed(run: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    """Median seconds of ``run`` over ``repeats`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def model_gflop(net: ESPCN, height: int, width: int) -> float:
+    """Multiply-adds x 2 of one forward pass on an (height, width) LR frame, in GFLOP."""
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    macs = sum(c.in_channels * c.out_channels * c.kernel_size[0] * c.kernel_size[1] for c in convs)
+    return 2 * macs * height * width / 1e9
+
+
+def matmul_gflops(dtype: torch.dtype, size: int = 2048) -> float:
+    """Sustained dense matmul GFLOP/s in ``dtype``: the practical FLOP ceiling of this machine."""
+    a, b = torch.rand(size, size).to(dtype), torch.rand(size, size).to(dtype)
+    return 2 * size**3 / timed(lambda: a @ b, repeats=5) / 1e9
+
+
+def engines(net: ESPCN, onnx_path: Path) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """Inference callables (float32 tensor in, float32 tensor out) for each engine measured."""
+    import onnxruntime as ort
+
+    frozen = torch.jit.freeze(torch.jit.trace(net, torch.rand(1, 1, 36, 64)))
+    half = ESPCN(**net.config())
+    half.load_state_dict(net.state_dict())
+    half = half.to(torch.bfloat16).eval()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = ort.InferenceSession(
+        str(export_onnx(net, onnx_path)), options, providers=["CPUExecutionProvider"]
+    )
+
+    def no_grad(fn):
+        return lambda x: torch.inference_mode()(fn)(x)
+
+    return {
+        "eager fp32": no_grad(lambda x: net(x)),
+        "channels_last fp32": no_grad(
+            lambda x: net.to(memory_format=torch.channels_last)(
+                x.contiguous(memory_format=torch.channels_last)
+            ).contiguous()
+        ),
+        "torchscript frozen fp32": no_grad(lambda x: frozen(x)),
+        "onnxruntime fp32": lambda x: torch.from_numpy(session.run(None, {"lr": x.numpy()})[0]),
+        "eager bf16": no_grad(lambda x: half(x.to(torch.bfloat16)).float()),
+    }
+
+
+def bench_engines(net: ESPCN, data_dir: Path, repeats: int) -> list[dict]:
+    """ms and fps per engine on one 640x360 -> 1920x1080 frame, and its Set5 PSNR change."""
+    frame = torch.rand(1, 1, 360, 640)
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        runs = engines(net, Path(scratch) / "espcn.onnx")
+        reference = None
+        for name, run in runs.items():
+            seconds = timed(lambda run=run: run(frame), repeats)
+            set5 = evaluate(
+                lambda lr, run=run: run(lr.float()).double(),
+                Bicubic(net.scale),
+                net.scale,
+                data_dir,
+                ["Set5"],
+            )["datasets"]["Set5"]["psnr"]
+            reference = set5 if reference is None else reference
+            rows.append(
+                {
+                    "engine": name,
+                    "ms": 1000 * seconds,
+                    "fps": 1 / seconds,
+                    "set5_psnr": set5,
+                    "set5_delta_db": set5 - reference,
+                }
+            )
+    return rows
+
+
+def bench_video(net: ESPCN, frames: int) -> dict:
+    """End-to-end fps of the upscale command's video path: decode, colour, ESPCN, encode."""
+    with tempfile.TemporaryDirectory() as scratch:
+        source, target = Path(scratch) / "in.avi", Path(scratch) / "out.avi"
+        writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 360))
+        rng = np.random.default_rng(0)
+        base = rng.integers(0, 255, (360, 640, 3), dtype=np.uint8)
+        for i in range(frames):
+            writer.write(np.roll(base, 4 * i, axis=1))
+        writer.release()
+        from espcn_lightning.inference import network_upscaler
+
+        start = time.perf_counter()
+        done = upscale_video(source, target, network_upscaler(net), net.scale, overwrite=False)
+        seconds = time.perf_counter() - start
+    return {"frames": done, "seconds": seconds, "fps": done / seconds}
+
+
+def bench_training(data_dir: Path, steps: int) -> dict:
+    """Samples/s of Lightning's loop against a plain PyTorch loop on the same patches and model."""
+    images = [(p.stem, read_image(p)) for p in dataset_files(data_dir, "T91")[:20]]
+    lr, hr = build_patches(images, Bicubic(3), 3, 17, 7)
+    loader = DataLoader(
+        PatchDataset(lr, hr, augment=True), batch_size=16, shuffle=True, drop_last=True
+    )
+    optimizer_cfg = {"_target_": "torch.optim.Adam", "lr": 1e-3}
+
+    torch.manual_seed(0)
+    net = ESPCN()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    start, done = time.perf_counter(), 0
+    while done < steps:
+        for x, y in loader:
+            optimizer.zero_grad(set_to_none=True)
+            F.mse_loss(net(x), y).backward()
+            optimizer.step()
+            done += 1
+            if done == steps:
+                break
+    plain = steps * 16 / (time.perf_counter() - start)
+
+    module = ESPCNModule(
+        net=ESPCN().config() | {"_target_": "espcn_lightning.network.ESPCN"},
+        optimizer=optimizer_cfg,
+        image_every_n_epochs=0,
+    )
+    trainer = L.Trainer(
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        accelerator="cpu",
+    )
+    start = time.perf_counter()
+    trainer.fit(module, train_dataloaders=loader)
+    lightning = steps * 16 / (time.perf_counter() - start)
+    return {
+        "plain_samples_per_s": plain,
+        "lightning_samples_per_s": lightning,
+        "ratio": lightning / plain,
+    }
+
+
+def bench_pipeline(data_dir: Path, batches: int) -> dict:
+    """Batches/s drawing in-memory patches against decoding and degrading image files per step."""
+    files = dataset_files(data_dir, "T91")
+    images = [(p.stem, read_image(p)) for p in files]
+    lr, hr = build_patches(images, Bicubic(3), 3, 17, 14)
+    dataset = PatchDataset(lr, hr, augment=True)
+    rng = np.random.default_rng(0)
+
+    def memory_batch() -> None:
+        picks = rng.integers(0, len(dataset), 16)
+        torch.stack([dataset[int(i)][0] for i in picks])
+
+    def file_batch() -> None:
+        for i in rng.integers(0, len(files), 16):
+            y = torch.from_numpy(luma(read_image(files[int(i)]))).double() / 255
+            extract_patches(y, Bicubic(3), 3, 17, 14)[0][0]
+
+    memory = batches / timed(lambda: [memory_batch() for _ in range(batches)], repeats=3, warmup=1)
+    disk = batches / timed(lambda: [file_batch() for _ in range(batches)], repeats=3, warmup=1)
+    return {"memory_batches_per_s": memory, "file_batches_per_s": disk, "ratio": memory / disk}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every benchmark, print the figures, write bench.json."""
+    parser = argparse.ArgumentParser(prog="python -m espcn_lightning.bench", description=__doc__)
+    parser.add_argument("--model", default="espcn_x3_tanh_t91")
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=Path("outputs/bench"))
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args(argv)
+    data_dir = args.data_dir or default_data_dir()
+    net = load_model(args.model)
+    gflop = model_gflop(net, 360, 640)
+    peak = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
+    rows = bench_engines(net, data_dir, args.repeats)
+    result = {
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+        "torch": torch.__version__,
+        "frame": "640x360 -> 1920x1080 (x3), Y channel",
+        "model_gflop_per_frame": gflop,
+        "matmul_gflops": peak,
+        "fps_limit": {k: v / gflop for k, v in peak.items()},
+        "engines": rows,
+        "video": bench_video(net, frames=30),
+        "training": bench_training(data_dir, steps=300),
+        "pipeline": bench_pipeline(data_dir, batches=20),
+    }
+    print(
+        f"{result['machine']}, torch {result['torch']}; one frame {result['frame']}: "
+        f"{gflop:.1f} GFLOP"
+    )
+    print(
+        f"matmul ceiling: fp32 {peak['fp32']:.0f} GFLOP/s ({peak['fp32'] / gflop:.1f} fps), "
+        f"bf16 {peak['bf16']:.0f} GFLOP/s ({peak['bf16'] / gflop:.1f} fps)"
+    )
+    print(f"{'engine':<26}{'ms':>9}{'fps':>8}{'of fp32 limit':>15}{'Set5 dB':>9}{'delta':>8}")
+    for r in rows:
+        print(
+            f"{r['engine']:<26}{r['ms']:>9.1f}{r['fps']:>8.1f}"
+            f"{r['fps'] / result['fps_limit']['fp32']:>14.0%} {r['set5_psnr']:>8.3f}"
+            f"{r['set5_delta_db']:>+8.3f}"
+        )
+    video, training, pipeline = result["video"], result["training"], result["pipeline"]
+    print(f"video end to end (decode, colour, ESPCN eager, encode): {video['fps']:.2f} fps")
+    print(
+        f"training: Lightning {training['lightning_samples_per_s']:.0f} samples/s, plain "
+        f"{training['plain_samples_per_s']:.0f} samples/s, ratio {training['ratio']:.1%}"
+    )
+    print(
+        f"patches: in memory {pipeline['memory_batches_per_s']:.0f} batches/s, from files "
+        f"{pipeline['file_batches_per_s']:.1f} batches/s, ratio {pipeline['ratio']:.0f}x"
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {args.out / 'bench.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

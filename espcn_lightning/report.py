@@ -1,0 +1,218 @@
+"""Summarise a Hydra multirun sweep: ``python -m espcn_lightning.report MULTIRUN_DIR``.
+
+Reads each job's overrides, summary.json and TensorBoard events; writes report.md, report.csv,
+val_psnr.png and loss.png into the sweep dir (or --out). Values are grouped over seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+
+
+@dataclass
+class Job:
+    """One run of a sweep: its swept value, seed, summary and logged curves."""
+
+    value: str
+    seed: str
+    summary: dict
+    curves: dict[str, list[float]] = field(default_factory=dict)
+
+
+def read_job(job_dir: Path) -> Job:
+    """A job from its dir: the non-seed override is its value, curves come from TensorBoard."""
+    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    pairs = dict(item.split("=", 1) for item in overrides if "=" in item)
+    hydra_cfg = yaml.safe_load((job_dir / ".hydra" / "hydra.yaml").read_text())["hydra"]
+    swept_keys = [k for k in (hydra_cfg["sweeper"].get("params") or {}) if k != "seed"]
+    seed = pairs.get("seed", "?")
+    swept = [f"{k}={pairs[k]}" for k in swept_keys if k in pairs]
+    summary_path = job_dir / "summary.json"
+    summary = (
+        json.loads(summary_path.read_text()) if summary_path.is_file() else {"status": "no summary"}
+    )
+    events = EventAccumulator(str(job_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    tags = set(events.Tags().get("scalars", []))
+    curves = {
+        tag: [e.value for e in events.Scalars(tag)]
+        for tag in ("val/psnr", "val/loss", "train/loss")
+        if tag in tags
+    }
+    return Job(" ".join(swept) or "(none)", seed, summary, curves)
+
+
+def read_sweep(sweep_dir: Path) -> list[Job]:
+    """Every job dir (one holding .hydra/) under a multirun dir."""
+    jobs = [read_job(p.parent) for p in sorted(sweep_dir.glob("*/.hydra"))]
+    if not jobs:
+        raise FileNotFoundError(f"{sweep_dir}: no job dirs with .hydra/ found; give a multirun dir")
+    return jobs
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value, nan for none)."""
+    if not values:
+        return float("nan"), float("nan")
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def table_rows(jobs: list[Job]) -> list[dict]:
+    """Per swept value: final/best val PSNR, epochs, wall time, Set5 PSNR (mean, std over seeds)."""
+    groups: dict[str, list[Job]] = defaultdict(list)
+    for job in jobs:
+        groups[job.value].append(job)
+    rows = []
+    for value, members in groups.items():
+        done = [j for j in members if j.summary.get("status") == "completed"]
+        finals = [j.curves["val/psnr"][-1] for j in done if j.curves.get("val/psnr")]
+        row = {"value": value, "seeds": len(members), "failed": len(members) - len(done)}
+        for key, values in (
+            ("final_val_psnr", finals),
+            ("best_val_psnr", [j.summary["best_val_psnr"] for j in done]),
+            ("epochs", [j.summary["epochs"] for j in done]),
+            ("train_seconds", [j.summary["train_seconds"] for j in done]),
+            (
+                "set5_psnr",
+                [j.summary["test/Set5_psnr"] for j in done if "test/Set5_psnr" in j.summary],
+            ),
+        ):
+            row[key], row[f"{key}_std"] = mean_std(values)
+        rows.append(row)
+    return rows
+
+
+def verdict(rows: list[dict]) -> str:
+    """Whether the best value (by mean best val PSNR) beats each other by more than the spread."""
+    ranked = sorted(
+        (r for r in rows if not np.isnan(r["best_val_psnr"])),
+        key=lambda r: r["best_val_psnr"],
+        reverse=True,
+    )
+    if len(ranked) < 2:
+        return "Fewer than two values completed: nothing to compare."
+    best, lines = ranked[0], []
+    for other in ranked[1:]:
+        gap = best["best_val_psnr"] - other["best_val_psnr"]
+        spread = max(best["best_val_psnr_std"], other["best_val_psnr_std"])
+        word = "beats" if gap > spread and spread > 0 else "is within the seed spread of"
+        lines.append(
+            f"- `{best['value']}` {word} `{other['value']}`: "
+            f"+{gap:.3f} dB against a spread of {spread:.3f} dB"
+        )
+    return "\n".join([f"Best by mean best val PSNR: `{best['value']}`.", *lines])
+
+
+def write_markdown(path: Path, rows: list[dict], title: str) -> None:
+    """The Markdown table and verdict."""
+    head = (
+        "| value | seeds | failed | final val PSNR | best val PSNR | epochs | seconds "
+        "| Set5 PSNR |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+    )
+    lines = [
+        f"| `{r['value']}` | {r['seeds']} | {r['failed']} | "
+        f"{r['final_val_psnr']:.3f} ± {r['final_val_psnr_std']:.3f} | "
+        f"{r['best_val_psnr']:.3f} ± {r['best_val_psnr_std']:.3f} | {r['epochs']:.0f} | "
+        f"{r['train_seconds']:.0f} | {r['set5_psnr']:.3f} ± {r['set5_psnr_std']:.3f} |"
+        for r in rows
+    ]
+    text = "\n".join(
+        [
+            f"# Sweep {title}",
+            "",
+            head,
+            *lines,
+            "",
+            verdict(rows),
+            "",
+            "Mean ± sample std over seeds; PSNR in dB on the validation split "
+            "(Set5: the selected model, reported only).",
+            "",
+        ]
+    )
+    path.write_text(text)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """The table as CSV, one row per swept value."""
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot_band(ax, curves: list[list[float]], label: str) -> None:
+    """Mean curve with a +-1 std band over seeds, cut to the shortest run."""
+    length = min(len(c) for c in curves)
+    stack = np.array([c[:length] for c in curves])
+    mean, std = stack.mean(0), stack.std(0)
+    epochs = np.arange(1, length + 1)
+    ax.plot(epochs, mean, label=label)
+    ax.fill_between(epochs, mean - std, mean + std, alpha=0.25)
+
+
+def write_figures(out_dir: Path, jobs: list[Job]) -> None:
+    """val_psnr.png (val PSNR by epoch per value) and loss.png (train/val loss, log scale)."""
+    groups: dict[str, list[Job]] = defaultdict(list)
+    for job in jobs:
+        if job.curves.get("val/psnr"):
+            groups[job.value].append(job)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for value, members in groups.items():
+        plot_band(ax, [j.curves["val/psnr"] for j in members], value)
+    ax.set(xlabel="epoch", ylabel="val PSNR (dB)", title="Validation PSNR (mean ± std over seeds)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_dir / "val_psnr.png", dpi=110)
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    for ax, tag in zip(axes, ("train/loss", "val/loss"), strict=True):
+        for value, members in groups.items():
+            curves = [j.curves[tag] for j in members if j.curves.get(tag)]
+            if curves:
+                plot_band(ax, curves, value)
+        ax.set(xlabel="epoch", ylabel="MSE", yscale="log", title=tag)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_dir / "loss.png", dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: read a multirun dir, write the report beside it (or into --out)."""
+    parser = argparse.ArgumentParser(prog="python -m espcn_lightning.report", description=__doc__)
+    parser.add_argument("sweep_dir", type=Path)
+    parser.add_argument("--out", type=Path, default=None, help="default: the sweep dir")
+    args = parser.parse_args(argv)
+    try:
+        jobs = read_sweep(args.sweep_dir)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    out = args.out or args.sweep_dir
+    out.mkdir(parents=True, exist_ok=True)
+    rows = table_rows(jobs)
+    write_markdown(out / "report.md", rows, args.sweep_dir.parent.name)
+    write_csv(out / "report.csv", rows)
+    write_figures(out, jobs)
+    print((out / "report.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""BT.601 studio-swing YCbCr as MATLAB's rgb2ycbcr / ycbcr2rgb."""
+
+import numpy as np
+import torch
+
+from espcn_lightning.colour import luma, rgb_to_ycbcr, ycbcr_to_rgb
+
+
+def test_black_and_white_map_to_studio_swing_limits():
+    rgb = torch.tensor([0.0, 1.0], dtype=torch.float64).view(1, 2, 1).expand(3, 2, 1)
+    ycbcr = rgb_to_ycbcr(rgb)
+    torch.testing.assert_close(
+        ycbcr[:, :, 0].T, torch.tensor([[16.0, 128, 128], [235, 128, 128]], dtype=torch.float64)
+    )
+
+
+def test_ycbcr_round_trip_is_exact_in_float64():
+    rgb = torch.rand(2, 3, 8, 9, dtype=torch.float64)
+    torch.testing.assert_close(ycbcr_to_rgb(rgb_to_ycbcr(rgb)), rgb, atol=1e-12, rtol=0)
+
+
+def test_luma_rounds_like_matlab_uint8():
+    rgb = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [128, 128, 128]]], dtype=np.uint8)
+    # 16 + 65.481 = 81.481 -> 81; 16 + 128.553 = 144.553 -> 145; 16 + 24.966 = 40.966 -> 41;
+    # 16 + 219 * 128 / 255 = 125.929 -> 126
+    assert luma(rgb).tolist() == [[81, 145, 41, 126]]
+
+
+def test_luma_takes_a_grey_image_as_y_unchanged():
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert luma(grey) is grey

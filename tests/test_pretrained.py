@@ -1,0 +1,103 @@
+"""Weights files: shipped models load safely and reproduce the numbers published in README."""
+
+import json
+import pickle
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from espcn_lightning import load_model
+from espcn_lightning.degradations import Bicubic
+from espcn_lightning.evaluate import evaluate
+from espcn_lightning.inference import network_upscaler
+from espcn_lightning.network import ESPCN
+from espcn_lightning.pretrained import WEIGHTS_DIR, WeightsError, save_weights, shipped_models
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+SHIPPED = ["espcn_x3_tanh_t91", "espcn_x3_relu_t91"]
+
+
+def readme_psnr(model: str) -> dict[str, float]:
+    """The Set5 / Set14 PSNR that README's results table gives for a shipped model."""
+    row = next(line for line in README.read_text().splitlines() if f"`{model}`" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    return {"Set5": float(cells[1]), "Set14": float(cells[2])}
+
+
+def test_the_table_1_models_ship_with_their_provenance():
+    assert set(SHIPPED) <= set(shipped_models())
+    for name in SHIPPED:
+        meta = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
+        assert meta["config"]["scale"] == 3
+        assert meta["command"].startswith("python -m espcn_lightning.train")
+        assert (
+            meta["train_seconds"] > 0
+            and meta["epochs"] > 0
+            and re.fullmatch(r"[0-9a-f]{7,}", meta["commit"])
+        )
+
+
+def test_load_model_returns_an_eval_mode_network_that_upscales_by_its_scale():
+    net = load_model("espcn_x3_tanh_t91")
+    assert not net.training and net.scale == 3
+    assert net(torch.rand(2, 1, 10, 12)).shape == (2, 1, 30, 36)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_models_reproduce_readme_psnr_on_set5_and_set14(data_dir, name):
+    result = evaluate(
+        network_upscaler(load_model(name)), Bicubic(3), 3, data_dir, ["Set5", "Set14"]
+    )
+    for dataset, expected in readme_psnr(name).items():
+        assert result["datasets"][dataset]["psnr"] == pytest.approx(expected, abs=0.01)
+
+
+def test_weights_round_trip_through_pt_and_json(tmp_path):
+    net = ESPCN(scale=2, activation="relu", widths=(8, 4))
+    path = save_weights(net, tmp_path / "tiny.pt", {"note": "test"})
+    loaded = load_model(path)
+    assert loaded.config() == net.config()
+    for a, b in zip(net.state_dict().values(), loaded.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+class Exploit:
+    def __reduce__(self):
+        return (Path.touch, (Path(__file__).parent / "PWNED",))
+
+
+def test_loading_never_executes_pickled_code(tmp_path):
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps({"weights": Exploit()}))
+    with pytest.raises(WeightsError, match="evil.pt: not a loadable weights file"):
+        load_model(path)
+    assert not (Path(__file__).parent / "PWNED").exists()
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "notes.ckpt"
+    path.write_text("hello")
+    with pytest.raises(WeightsError, match=r"notes.ckpt: not a loadable weights file") as info:
+        load_model(path)
+    assert "\n" not in str(info.value)
+
+
+def test_a_model_for_another_scale_is_refused():
+    with pytest.raises(WeightsError, match="model is for x3, not x4"):
+        load_model("espcn_x3_tanh_t91", scale=4)
+
+
+def test_weights_of_another_architecture_are_refused(tmp_path):
+    path = save_weights(ESPCN(widths=(8, 4)), tmp_path / "small.pt")
+    meta = json.loads(path.with_suffix(".json").read_text())
+    meta["config"]["widths"] = [64, 32]
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(WeightsError, match="small.pt: weights do not fit"):
+        load_model(path)
+
+
+def test_an_unknown_name_lists_the_shipped_models():
+    with pytest.raises(WeightsError, match="espcn_x3_tanh_t91"):
+        load_model("no_such_model")

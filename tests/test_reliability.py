@@ -1,0 +1,140 @@
+"""Reliability: resume after SIGKILL, NaN guard, determinism, bad configs, DDP on two processes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from espcn_lightning.pretrained import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = [
+    "experiment=smoke",
+    "trainer.limit_val_batches=1",
+    "report_sets=[]",
+    "trainer.enable_progress_bar=false",
+    "image_every_n_epochs=0",
+]
+
+
+def train_cmd(run_dir, data_dir, *overrides):
+    return [
+        sys.executable,
+        "-m",
+        "espcn_lightning.train",
+        f"hydra.run.dir={run_dir}",
+        f"paths.data_dir={data_dir}",
+        *QUICK,
+        *overrides,
+    ]
+
+
+def run(cmd, **kwargs):
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def scalar_steps(run_dir, tag):
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    return [e.step for e in events.Scalars(tag)]
+
+
+def epochs_logged(run_dir):
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events.Reload()
+    return [int(e.value) for e in events.Scalars("epoch")]
+
+
+def test_a_run_killed_mid_epoch_resumes_into_the_same_dir(tmp_path, data_dir):
+    run_dir = tmp_path / "run"
+    epochs = ["trainer.max_epochs=6", "trainer.limit_train_batches=60"]
+    process = subprocess.Popen(
+        train_cmd(run_dir, data_dir, *epochs),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    last = run_dir / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        if last.exists() and torch.load(last, weights_only=True)["epoch"] >= 1:
+            break
+        time.sleep(0.1)
+    time.sleep(0.3)
+    assert process.poll() is None, "training ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at = torch.load(last, weights_only=True)["epoch"]
+    assert killed_at < 5
+
+    resumed = run(train_cmd(run_dir, data_dir, *epochs, "ckpt_path=last"))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    checkpoint = torch.load(last, weights_only=True)
+    assert checkpoint["epoch"] == 5
+    assert "optimizer_states" in checkpoint and checkpoint["lr_schedulers"]
+    assert json.loads((run_dir / "summary.json").read_text())["epochs"] == 6
+    steps = scalar_steps(run_dir, "val/psnr")
+    assert steps == sorted(set(steps)) and len(steps) == 6
+    assert sorted(set(epochs_logged(run_dir))) == list(range(6))
+    load_model(last)
+
+
+def test_a_non_finite_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(
+    tmp_path, data_dir
+):
+    run_dir = tmp_path / "run"
+    result = run(train_cmd(run_dir, data_dir, "trainer.max_epochs=3", "optim.optimizer.lr=inf"))
+    assert result.returncode == 1
+    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "at epoch" in error[0] and "learning rate" in error[0]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "failed"
+    for path in (run_dir / "checkpoints").glob("*.ckpt"):
+        state = torch.load(path, weights_only=True)["state_dict"]
+        assert all(torch.isfinite(v).all() for v in state.values())
+
+
+def test_the_same_seed_gives_the_same_validation_psnr(tmp_path, data_dir):
+    values = []
+    for name in ("a", "b"):
+        result = run(train_cmd(tmp_path / name, data_dir, "trainer.max_epochs=2", "seed=7"))
+        assert result.returncode == 0, result.stderr[-2000:]
+        values.append(json.loads((tmp_path / name / "summary.json").read_text())["best_val_psnr"])
+    assert f"{values[0]:.6f}" == f"{values[1]:.6f}"
+
+
+def test_an_unknown_config_key_is_named(tmp_path, data_dir):
+    result = run(train_cmd(tmp_path / "run", data_dir, "trainer.max_epoch=3"))
+    assert result.returncode != 0
+    assert "max_epoch" in result.stderr
+
+
+def test_a_missing_data_dir_ends_in_one_line(tmp_path):
+    result = run(train_cmd(tmp_path / "run", tmp_path / "nowhere"))
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: data directory {tmp_path / 'nowhere'} does not exist")
+    )
+
+
+@pytest.mark.slow
+def test_ddp_trains_on_two_cpu_processes_and_logs_once(tmp_path, data_dir):
+    run_dir = tmp_path / "ddp"
+    result = run(
+        train_cmd(
+            run_dir, data_dir, "trainer=ddp", "trainer.accelerator=cpu", "trainer.max_epochs=2"
+        )
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 1
+    assert scalar_steps(run_dir, "val/psnr") == sorted(set(scalar_steps(run_dir, "val/psnr")))
+    assert len(scalar_steps(run_dir, "val/psnr")) == 2

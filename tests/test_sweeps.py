@@ -1,0 +1,72 @@
+"""Hydra multirun sweeps: each job logs to its own TensorBoard run, failures stay contained."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from espcn_lightning.report import main as report_main
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEPS = sorted(p.stem for p in (ROOT / "conf" / "sweep").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("sweep", SWEEPS)
+def test_every_sweep_composes_with_the_seed_study_defaults(sweep):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"sweep={sweep}"], return_hydra_config=True)
+    params = cfg.hydra.sweeper.params
+    assert params.seed == "1,2,3"
+    assert cfg.data.batch_size == 16 and cfg.data.val_fraction == 0.2
+    assert cfg.optim.scheduler.factor == 0.5 and cfg.optim.scheduler.patience == 2
+
+
+def test_a_multirun_logs_each_job_and_survives_a_failing_one(tmp_path, data_dir):
+    sweep_dir = tmp_path / "sweep"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "espcn_lightning.train",
+            "-m",
+            "sweep=batch_size",
+            "experiment=smoke",
+            f"paths.data_dir={data_dir}",
+            f"hydra.sweep.dir={sweep_dir}",
+            "hydra.sweeper.params.seed=1",
+            "hydra.sweeper.params.data.batch_size=16,8",
+            "optim.optimizer.lr=0.01,inf",
+            "trainer.limit_train_batches=3",
+            "trainer.limit_val_batches=1",
+            "trainer.enable_progress_bar=false",
+            "report_sets=[]",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    statuses = {}
+    for job in sorted(sweep_dir.glob("[0-9]*")):
+        summary = json.loads((job / "summary.json").read_text())
+        overrides = (job / ".hydra" / "overrides.yaml").read_text()
+        statuses[overrides] = summary["status"]
+        if summary["status"] == "completed":
+            events = EventAccumulator(str(job / "tensorboard"))
+            events.Reload()
+            assert "val/psnr" in events.Tags()["scalars"]
+    assert len(statuses) == 4
+    assert sorted(statuses.values()) == ["completed", "completed", "failed", "failed"]
+    assert all(("inf" in o) == (s == "failed") for o, s in statuses.items())
+    assert report_main([str(sweep_dir)]) == 0
+    report = (sweep_dir / "report.md").read_text()
+    assert "data.batch_size=16" in report and "data.batch_size=8" in report
+    assert (sweep_dir / "val_psnr.png").stat().st_size > 0
+    assert (sweep_dir / "report.csv").read_text().count("\n") == 5
