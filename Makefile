@@ -42,3 +42,6 @@ format: $(PY)  ## apply ruff's fixes and formatting
 clean:  ## remove caches and build files (never outputs/: runs are kept)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info
 	find . -name __pycache__ -prune -exec rm -rf {} +
+
+bench: $(PY)  ## speed figures side by side (engines, video, training loop, data pipeline)
+	$(PY) -m espcn_lightning.bench --out $(DIR)/bench

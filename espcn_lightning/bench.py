@@ -61,7 +61,48 @@ def matmul_gflops(dtype: torch.dtype, size: int = 2048) -> float:
     return 2 * size**3 / timed(lambda: a @ b, repeats=5) / 1e9
 
 
-def engines(net: ESPCN, onnx_path: Path) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+def quantise_onnx(source: Path, target: Path, data_dir: Path, scale: int) -> Path:
+    """Static int8 (QDQ, per-channel weights) ONNX model calibrated on T91 LR images (not test)."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    class T91Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            files = dataset_files(data_dir, "T91")[:16]
+            self.items = iter(
+                {
+                    "lr": Bicubic(scale)(
+                        torch.from_numpy(luma(read_image(p))).double()[: 48 * scale, : 48 * scale]
+                        / 255
+                    )[None, None]
+                    .float()
+                    .numpy()
+                }
+                for p in files
+            )
+
+        def get_next(self):
+            return next(self.items, None)
+
+    quantize_static(
+        str(source),
+        str(target),
+        T91Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
+    return target
+
+
+def engines(
+    net: ESPCN, onnx_path: Path, data_dir: Path
+) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """Inference callables (float32 tensor in, float32 tensor out) for each engine measured."""
     import onnxruntime as ort
 
@@ -74,6 +115,8 @@ def engines(net: ESPCN, onnx_path: Path) -> dict[str, Callable[[torch.Tensor], t
     session = ort.InferenceSession(
         str(export_onnx(net, onnx_path)), options, providers=["CPUExecutionProvider"]
     )
+    int8_path = quantise_onnx(onnx_path, onnx_path.with_suffix(".int8.onnx"), data_dir, net.scale)
+    int8 = ort.InferenceSession(str(int8_path), options, providers=["CPUExecutionProvider"])
 
     def no_grad(fn):
         return lambda x: torch.inference_mode()(fn)(x)
@@ -88,6 +131,7 @@ def engines(net: ESPCN, onnx_path: Path) -> dict[str, Callable[[torch.Tensor], t
         "torchscript frozen fp32": no_grad(lambda x: frozen(x)),
         "onnxruntime fp32": lambda x: torch.from_numpy(session.run(None, {"lr": x.numpy()})[0]),
         "eager bf16": no_grad(lambda x: half(x.to(torch.bfloat16)).float()),
+        "onnxruntime int8": lambda x: torch.from_numpy(int8.run(None, {"lr": x.numpy()})[0]),
     }
 
 
@@ -96,7 +140,7 @@ def bench_engines(net: ESPCN, data_dir: Path, repeats: int) -> list[dict]:
     frame = torch.rand(1, 1, 360, 640)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        runs = engines(net, Path(scratch) / "espcn.onnx")
+        runs = engines(net, Path(scratch) / "espcn.onnx", data_dir)
         reference = None
         for name, run in runs.items():
             seconds = timed(lambda run=run: run(frame), repeats)

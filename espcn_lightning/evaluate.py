@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -19,12 +20,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from espcn_lightning.colour import luma
-from espcn_lightning.data import dataset_files
+from espcn_lightning.data import DataError, dataset_files
 from espcn_lightning.degradations import modcrop
-from espcn_lightning.images import read_image, write_image
+from espcn_lightning.images import ImageReadError, read_image, write_image
 from espcn_lightning.inference import Upscaler, bicubic_upscaler, network_upscaler, upscale_rgb
 from espcn_lightning.metrics import DatasetScore, average_by_image, psnr, quantise, ssim
-from espcn_lightning.pretrained import load_model
+from espcn_lightning.pretrained import WeightsError, load_model
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,13 @@ def evaluate(upscale: Upscaler, degrade, scale: int, data_dir: str, datasets: li
     for name in datasets:
         scores[name] = DatasetScore()
         for path in dataset_files(data_dir, name):
-            scores[name].add(*evaluate_image(read_image(path), upscale, degrade, scale))
+            image = read_image(path)
+            if min(image.shape[:2]) < 3 * scale:
+                log.warning(
+                    "skipping %s: too small to score once %d pixels are shaved", path, scale
+                )
+                continue
+            scores[name].add(*evaluate_image(image, upscale, degrade, scale))
         log.info("%s: %.3f dB", name, scores[name].summary()["psnr"])
     return {
         "datasets": {name: score.summary() for name, score in scores.items()},
@@ -129,8 +136,16 @@ def build_upscaler(cfg: DictConfig, choice: str) -> tuple[Upscaler, str, str | N
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
+    """Evaluate; a missing dataset or unloadable checkpoint ends in a one-line error."""
+    try:
+        run(cfg)
+    except (DataError, ImageReadError, WeightsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+def run(cfg: DictConfig) -> None:
     """Evaluate, print Table 1, write table1.md / table1.json (and figures) to the run dir."""
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     choice = HydraConfig.get().runtime.choices["model"]
     upscale, label, activation = build_upscaler(cfg, choice)

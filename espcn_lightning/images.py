@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -10,8 +11,8 @@ from PIL import Image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
-#: Refuse images above this many pixels (decompression bombs); 1e8 is ~ a 10k x 10k photo.
-MAX_PIXELS = 100_000_000
+#: Refuse images above this many pixels (decompression bombs); ESPCN_MAX_PIXELS raises it.
+MAX_PIXELS = int(os.environ.get("ESPCN_MAX_PIXELS", 100_000_000))
 
 
 class ImageReadError(ValueError):
@@ -34,12 +35,12 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
     return np.floor(scaled + 0.5).astype(np.uint8)
 
 
-def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     """Read an image as uint8: (H, W) for grey content, (H, W, 3) RGB otherwise.
 
     Palette images are expanded, alpha is dropped, 16-bit samples are scaled to 8 bits.
     """
-    path = Path(path)
+    path, max_pixels = Path(path), max_pixels or MAX_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -49,7 +50,7 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                 if width * height > max_pixels:
                     raise ImageReadError(
                         f"{path}: {width}x{height} pixels is above the limit of {max_pixels:,}; "
-                        "downscale it first or raise the pixel limit"
+                        "downscale it first or raise ESPCN_MAX_PIXELS"
                     )
                 image.load()
                 return _normalise_mode(image)

@@ -98,6 +98,12 @@ def report_scores(best_path: str, cfg: DictConfig, trainer: L.Trainer) -> dict[s
 
 def train(cfg: DictConfig) -> dict:
     """Fit, then export the best checkpoint's weights; returns the run's summary."""
+    checkpoints = Path(cfg.paths.output_dir) / "checkpoints"
+    if cfg.ckpt_path is None and any(checkpoints.glob("*.ckpt")):
+        raise FileExistsError(
+            f"{checkpoints} already holds checkpoints; pass ckpt_path=last to resume that run, "
+            "or choose a new hydra.run.dir"
+        )
     L.seed_everything(cfg.seed, workers=True)
     datamodule, module, trainer = build(cfg)
     start = time.perf_counter()
@@ -138,7 +144,14 @@ def write_summary(cfg: DictConfig, summary: dict) -> None:
     path.write_text(json.dumps(summary, indent=2) + "\n")
 
 
-EXPECTED_ERRORS = (NonFiniteLossError, DataError, ImageReadError, WeightsError, ValueError)
+EXPECTED_ERRORS = (
+    NonFiniteLossError,
+    DataError,
+    ImageReadError,
+    WeightsError,
+    FileExistsError,
+    ValueError,
+)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")

@@ -8,11 +8,19 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from test_train import train_config
 
+from espcn_lightning.datamodule import build_patches
+from espcn_lightning.degradations import Bicubic
+from espcn_lightning.evaluate import evaluate
+from espcn_lightning.inference import bicubic_upscaler
 from espcn_lightning.pretrained import load_model
+from espcn_lightning.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = [
@@ -138,3 +146,30 @@ def test_ddp_trains_on_two_cpu_processes_and_logs_once(tmp_path, data_dir):
     assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 1
     assert scalar_steps(run_dir, "val/psnr") == sorted(set(scalar_steps(run_dir, "val/psnr")))
     assert len(scalar_steps(run_dir, "val/psnr")) == 2
+
+
+def test_images_smaller_than_a_patch_are_skipped_in_training_with_a_warning(caplog):
+    images = [("tiny", np.zeros((20, 20), np.uint8)), ("ok", np.zeros((60, 60), np.uint8))]
+    lr, hr = build_patches(images, Bicubic(3), 3, 17, 14)
+    assert len(lr) == 1 and hr.shape[-1] == 51
+    assert "skipping tiny: 20x20 is smaller than one 51-pixel HR patch" in caplog.text
+
+
+def test_images_too_small_to_score_are_skipped_in_evaluation(tmp_path, caplog):
+    folder = tmp_path / "Set5"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.random.randint(0, 255, (30, 30, 3), np.uint8)).save(folder / f"{i}.png")
+    Image.fromarray(np.zeros((5, 5, 3), np.uint8)).save(folder / "tiny.png")
+    result = evaluate(bicubic_upscaler(3), Bicubic(3), 3, tmp_path, ["Set5"])
+    assert result["datasets"]["Set5"]["images"] == 4
+    assert "tiny.png: too small to score" in caplog.text
+
+
+def test_training_never_overwrites_the_checkpoints_of_an_existing_run(tmp_path, data_dir):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"precious")
+    cfg = train_config(tmp_path, [f"paths.data_dir={data_dir}"])
+    with pytest.raises(FileExistsError, match="already holds checkpoints; pass ckpt_path=last"):
+        train(cfg)
+    assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() == b"precious"
