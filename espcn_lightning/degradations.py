@@ -46,14 +46,15 @@ def resize_matrix(in_size: int, out_size: int, scale: float, antialias: bool) ->
 def imresize(image: torch.Tensor, scale: float, antialias: bool = True) -> torch.Tensor:
     """Resize the last two dims by ``scale`` like MATLAB ``imresize(I, scale, 'bicubic')``.
 
-    The output size is ceil(size * scale); float64 is used inside, the input dtype is returned.
+    The output size is ceil(size * scale). Floating inputs are resized in their own precision
+    (float64 for evaluation, float32 is enough for viewing); integer inputs in float64.
     """
+    dtype = image.dtype if image.is_floating_point() else torch.float64
     height, width = image.shape[-2:]
     out_h, out_w = math.ceil(height * scale - 1e-9), math.ceil(width * scale - 1e-9)
-    rows = resize_matrix(height, out_h, scale, antialias).to(image.device)
-    cols = resize_matrix(width, out_w, scale, antialias).to(image.device)
-    result = rows @ image.to(torch.float64) @ cols.T
-    return result.to(image.dtype if image.is_floating_point() else torch.float64)
+    rows = resize_matrix(height, out_h, scale, antialias).to(image.device, dtype)
+    cols = resize_matrix(width, out_w, scale, antialias).to(image.device, dtype)
+    return rows @ image.to(dtype) @ cols.T
 
 
 def modcrop(image: torch.Tensor, scale: int) -> torch.Tensor:

@@ -26,14 +26,17 @@ def network_upscaler(net: ESPCN) -> Upscaler:
 
     @torch.inference_mode()
     def run(lr: torch.Tensor) -> torch.Tensor:
-        return net(lr.to(device, torch.float32)).to("cpu", torch.float64)
+        return net(lr.to(device, torch.float32)).to("cpu", lr.dtype)
 
     return run
 
 
 def upscale_rgb(rgb: np.ndarray, upscale: Upscaler, scale: int) -> np.ndarray:
-    """Upscale a uint8 RGB (H, W, 3) or grey (H, W) image: Y by ``upscale``, CbCr bicubic."""
-    image = torch.from_numpy(rgb).to(torch.float64) / 255.0
+    """Upscale a uint8 RGB (H, W, 3) or grey (H, W) image: Y by ``upscale``, CbCr bicubic.
+
+    Colour work is float32: ample for an 8-bit result, and twice as fast as float64 on video.
+    """
+    image = torch.from_numpy(rgb).to(torch.float32) / 255.0
     if image.dim() == 2:
         sr = upscale(image[None, None])[0, 0]
         return round_half_up(sr.clamp(0, 1) * 255).to(torch.uint8).numpy()

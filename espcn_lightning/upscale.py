@@ -1,14 +1,18 @@
 """Upscale real images, folders and videos in colour: ``python -m espcn_lightning.upscale IN OUT``.
 
 ESPCN runs on Y, Cb and Cr are upscaled bicubic, the result goes back to RGB. Videos are streamed
-frame by frame through OpenCV (video only: audio is not carried over). Nothing is overwritten
+frame by frame through OpenCV, decoding and encoding in threads beside the model (video only:
+audio is not carried over). Nothing is overwritten
 unless --overwrite is given, and the input never is.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import queue
 import sys
+import threading
 from pathlib import Path
 
 import cv2
@@ -75,19 +79,37 @@ def upscale_video(source: Path, target: Path, upscale, scale: int, overwrite: bo
     total = int(reader.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     fourcc = cv2.VideoWriter_fourcc(*("MJPG" if target.suffix.lower() == ".avi" else "mp4v"))
     writer = cv2.VideoWriter(str(target), fourcc, fps, (width, height))
+    decoded: queue.Queue = queue.Queue(maxsize=4)
+    encoded: queue.Queue = queue.Queue(maxsize=4)
+
+    def decode() -> None:
+        while True:
+            ok, frame = reader.read()
+            decoded.put(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if ok else None)
+            if not ok:
+                return
+
+    def encode() -> None:
+        while (frame := encoded.get()) is not None:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+
+    decoder = threading.Thread(target=decode, daemon=True)
+    encoder = threading.Thread(target=encode, daemon=True)
+    decoder.start()
+    encoder.start()
     frames = 0
     try:
         with tqdm(total=total, desc="upscale", unit="frame") as bar:
-            while True:
-                ok, frame = reader.read()
-                if not ok:
-                    break
-                rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-                out = upscale_rgb(rgb, upscale, scale)
-                writer.write(cv2.cvtColor(np.ascontiguousarray(out), cv2.COLOR_RGB2BGR))
+            while (rgb := decoded.get()) is not None:
+                encoded.put(np.ascontiguousarray(upscale_rgb(rgb, upscale, scale)))
                 frames += 1
                 bar.update()
     finally:
+        encoded.put(None)
+        encoder.join()
+        while decoder.is_alive():  # unblock a decoder waiting on a full queue after an error
+            with contextlib.suppress(queue.Empty):
+                decoded.get(timeout=0.1)
         reader.release()
         writer.release()
     return frames
