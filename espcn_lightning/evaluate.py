@@ -117,7 +117,7 @@ def markdown_table(result: dict, column: str | None) -> str:
 
 def colour_figure(path: Path, image: np.ndarray, upscale: Upscaler, degrade, scale: int) -> None:
     """Save LR (nearest) | bicubic | model | HR side by side, in colour."""
-    hr = modcrop(torch.from_numpy(image), scale).numpy()
+    hr = modcrop(torch.from_numpy(image).permute(2, 0, 1), scale).permute(1, 2, 0).numpy()
     lr = torch.from_numpy(hr).to(torch.float64).permute(2, 0, 1) / 255.0
     lr = (degrade(lr).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     nearest = lr.repeat(scale, axis=0).repeat(scale, axis=1)

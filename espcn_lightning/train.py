@@ -104,6 +104,7 @@ def train(cfg: DictConfig) -> dict:
             f"{checkpoints} already holds checkpoints; pass ckpt_path=last to resume that run, "
             "or choose a new hydra.run.dir"
         )
+    commit = git_commit()
     L.seed_everything(cfg.seed, workers=True)
     datamodule, module, trainer = build(cfg)
     start = time.perf_counter()
@@ -123,7 +124,7 @@ def train(cfg: DictConfig) -> dict:
         if cfg.export_weights:
             provenance = {
                 "command": " ".join(["python -m espcn_lightning.train", *sys.argv[1:]]),
-                "commit": git_commit(),
+                "commit": commit,
                 **summary,
             }
             out = Path(cfg.paths.output_dir) / "model.pt"
