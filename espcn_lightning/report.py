@@ -34,12 +34,15 @@ class Job:
     curves: dict[str, list[float]] = field(default_factory=dict)
 
 
-def read_job(job_dir: Path) -> Job:
-    """A job from its dir: the non-seed override is its value, curves come from TensorBoard."""
+def job_overrides(job_dir: Path) -> dict[str, str]:
+    """A job's command-line and sweep overrides as key -> value."""
     overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
-    pairs = dict(item.split("=", 1) for item in overrides if "=" in item)
-    hydra_cfg = yaml.safe_load((job_dir / ".hydra" / "hydra.yaml").read_text())["hydra"]
-    swept_keys = [k for k in (hydra_cfg["sweeper"].get("params") or {}) if k != "seed"]
+    return dict(item.split("=", 1) for item in overrides if "=" in item)
+
+
+def read_job(job_dir: Path, swept_keys: list[str]) -> Job:
+    """A job from its dir, labelled by its swept values; curves come from TensorBoard."""
+    pairs = job_overrides(job_dir)
     seed = pairs.get("seed", "?")
     swept = [f"{k}={pairs[k]}" for k in swept_keys if k in pairs]
     summary_path = job_dir / "summary.json"
@@ -58,11 +61,17 @@ def read_job(job_dir: Path) -> Job:
 
 
 def read_sweep(sweep_dir: Path) -> list[Job]:
-    """Every job dir (one holding .hydra/) under a multirun dir."""
-    jobs = [read_job(p.parent) for p in sorted(sweep_dir.glob("*/.hydra"))]
-    if not jobs:
+    """Every job dir (one holding .hydra/) under a multirun dir; the swept keys are those whose
+    value differs between jobs, seed aside."""
+    dirs = [p.parent for p in sorted(sweep_dir.glob("*/.hydra"))]
+    if not dirs:
         raise FileNotFoundError(f"{sweep_dir}: no job dirs with .hydra/ found; give a multirun dir")
-    return jobs
+    values: dict[str, set[str]] = defaultdict(set)
+    for job_dir in dirs:
+        for key, value in job_overrides(job_dir).items():
+            values[key].add(value)
+    swept = [k for k, v in values.items() if len(v) > 1 and k != "seed"]
+    return [read_job(job_dir, swept) for job_dir in dirs]
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -110,11 +119,12 @@ def verdict(rows: list[dict]) -> str:
     for other in ranked[1:]:
         gap = best["best_val_psnr"] - other["best_val_psnr"]
         spread = max(best["best_val_psnr_std"], other["best_val_psnr_std"])
-        word = "beats" if gap > spread and spread > 0 else "is within the seed spread of"
-        lines.append(
-            f"- `{best['value']}` {word} `{other['value']}`: "
-            f"+{gap:.3f} dB against a spread of {spread:.3f} dB"
-        )
+        if spread == 0:
+            word, note = "is ahead of", "one seed each: no spread to judge against"
+        else:
+            word = "beats" if gap > spread else "is within the seed spread of"
+            note = f"against a seed spread of {spread:.3f} dB"
+        lines.append(f"- `{best['value']}` {word} `{other['value']}`: +{gap:.3f} dB, {note}")
     return "\n".join([f"Best by mean best val PSNR: `{best['value']}`.", *lines])
 
 
