@@ -27,13 +27,24 @@ from espcn_lightning.colour import luma
 from espcn_lightning.data import dataset_files, default_data_dir
 from espcn_lightning.datamodule import PatchDataset, build_patches, extract_patches
 from espcn_lightning.degradations import Bicubic
+from espcn_lightning.engines import build, cpu_copy, resolve
 from espcn_lightning.evaluate import evaluate
-from espcn_lightning.export import export_onnx
 from espcn_lightning.images import read_image
+from espcn_lightning.inference import Upscaler
 from espcn_lightning.module import ESPCNModule
 from espcn_lightning.network import ESPCN
 from espcn_lightning.pretrained import load_model
 from espcn_lightning.upscale import upscale_video
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo where there is one, else the platform's word for it."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def timed(run: Callable[[], object], repeats: int, warmup: int = 2) -> float:
@@ -61,125 +72,93 @@ def matmul_gflops(dtype: torch.dtype, size: int = 2048) -> float:
     return 2 * size**3 / timed(lambda: a @ b, repeats=5) / 1e9
 
 
-def quantise_onnx(source: Path, target: Path, data_dir: Path, scale: int) -> Path:
-    """Static int8 (QDQ, per-channel weights) ONNX model calibrated on T91 LR images (not test)."""
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-
-    class T91Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            files = dataset_files(data_dir, "T91")[:16]
-            self.items = iter(
-                {
-                    "lr": Bicubic(scale)(
-                        torch.from_numpy(luma(read_image(p))).double()[: 48 * scale, : 48 * scale]
-                        / 255
-                    )[None, None]
-                    .float()
-                    .numpy()
-                }
-                for p in files
-            )
-
-        def get_next(self):
-            return next(self.items, None)
-
-    quantize_static(
-        str(source),
-        str(target),
-        T91Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-    )
-    return target
+def t91_calibration(data_dir: Path, scale: int, count: int = 16) -> list[np.ndarray]:
+    """LR Y crops of the first T91 images (training data, never test) for int8 calibration."""
+    crops = []
+    for path in dataset_files(data_dir, "T91")[:count]:
+        y = torch.from_numpy(luma(read_image(path))).double()[: 48 * scale, : 48 * scale] / 255
+        crops.append(Bicubic(scale)(y)[None, None].float().numpy())
+    return crops
 
 
-def engines(
-    net: ESPCN, onnx_path: Path, data_dir: Path
-) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
-    """Inference callables (float32 tensor in, float32 tensor out) for each engine measured."""
-    import onnxruntime as ort
+def float32_upscaler(model: Callable[[torch.Tensor], torch.Tensor]) -> Upscaler:
+    """A float32 CPU module as an upscaler for any input dtype."""
+    return torch.inference_mode()(lambda lr: model(lr.float()).to(lr.dtype))
 
-    frozen = torch.jit.freeze(torch.jit.trace(net, torch.rand(1, 1, 36, 64)))
-    half = ESPCN(**net.config())
-    half.load_state_dict(net.state_dict())
-    half = half.to(torch.bfloat16).eval()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    session = ort.InferenceSession(
-        str(export_onnx(net, onnx_path)), options, providers=["CPUExecutionProvider"]
-    )
-    int8_path = quantise_onnx(onnx_path, onnx_path.with_suffix(".int8.onnx"), data_dir, net.scale)
-    int8 = ort.InferenceSession(str(int8_path), options, providers=["CPUExecutionProvider"])
 
-    def no_grad(fn):
-        return lambda x: torch.inference_mode()(fn)(x)
-
-    return {
-        "eager fp32": no_grad(lambda x: net(x)),
-        "channels_last fp32": no_grad(
-            lambda x: net.to(memory_format=torch.channels_last)(
-                x.contiguous(memory_format=torch.channels_last)
-            ).contiguous()
-        ),
-        "torchscript frozen fp32": no_grad(lambda x: frozen(x)),
-        "onnxruntime fp32": lambda x: torch.from_numpy(session.run(None, {"lr": x.numpy()})[0]),
-        "eager bf16": no_grad(lambda x: half(x.to(torch.bfloat16)).float()),
-        "onnxruntime int8": lambda x: torch.from_numpy(int8.run(None, {"lr": x.numpy()})[0]),
+def bench_upscalers(net: ESPCN, data_dir: Path) -> dict[str, Upscaler]:
+    """Every CPU engine the CLI offers, plus TorchScript and torch.compile (measured only)."""
+    runs = {
+        name: build(name, net, t91_calibration(data_dir, net.scale) if name == "int8" else None)
+        for name in ("eager", "channels_last", "onnxruntime", "bf16", "int8")
     }
+    frozen = torch.jit.freeze(torch.jit.trace(cpu_copy(net), torch.rand(1, 1, 36, 64)))
+    compiled = torch.compile(cpu_copy(net))
+    runs["torchscript (measured only)"] = float32_upscaler(frozen)
+    runs["torch.compile (measured only)"] = float32_upscaler(compiled)
+    return runs
 
 
 def bench_engines(net: ESPCN, data_dir: Path, repeats: int) -> list[dict]:
     """ms and fps per engine on one 640x360 -> 1920x1080 frame, and its Set5 PSNR change."""
     frame = torch.rand(1, 1, 360, 640)
     rows = []
-    with tempfile.TemporaryDirectory() as scratch:
-        runs = engines(net, Path(scratch) / "espcn.onnx", data_dir)
-        reference = None
-        for name, run in runs.items():
-            seconds = timed(lambda run=run: run(frame), repeats)
-            set5 = evaluate(
-                lambda lr, run=run: run(lr.float()).double(),
-                Bicubic(net.scale),
-                net.scale,
-                data_dir,
-                ["Set5"],
-            )["datasets"]["Set5"]["psnr"]
-            reference = set5 if reference is None else reference
-            rows.append(
-                {
-                    "engine": name,
-                    "ms": 1000 * seconds,
-                    "fps": 1 / seconds,
-                    "set5_psnr": set5,
-                    "set5_delta_db": set5 - reference,
-                }
-            )
+    reference = None
+    for name, run in bench_upscalers(net, data_dir).items():
+        seconds = timed(lambda run=run: run(frame), repeats)
+        set5 = evaluate(run, Bicubic(net.scale), net.scale, data_dir, ["Set5"])
+        psnr = set5["datasets"]["Set5"]["psnr"]
+        reference = psnr if reference is None else reference
+        rows.append(
+            {
+                "engine": name,
+                "ms": 1000 * seconds,
+                "fps": 1 / seconds,
+                "set5_psnr": psnr,
+                "set5_delta_db": psnr - reference,
+            }
+        )
     return rows
 
 
-def bench_video(net: ESPCN, frames: int) -> dict:
-    """End-to-end fps of the upscale command's video path: decode, colour, ESPCN, encode."""
+def bench_layers(net: ESPCN, repeats: int) -> list[dict]:
+    """Eager fp32 time, GFLOP and achieved GFLOP/s of each stage on one 640x360 frame."""
+    x = torch.rand(1, 1, 360, 640) - 0.5
+    rows = []
+    with torch.inference_mode():
+        for stage in [*net.body, net.tail, net.shuffle]:
+            seconds = timed(lambda stage=stage, x=x: stage(x), repeats)
+            name, gflop = type(stage).__name__, 0.0
+            if isinstance(stage, torch.nn.Conv2d):
+                name = f"Conv2d {tuple(stage.weight.shape)}"
+                gflop = 2 * stage.weight.numel() * x.shape[2] * x.shape[3] / 1e9
+            rows.append(
+                {"stage": name, "ms": 1000 * seconds, "gflop": gflop, "gflops": gflop / seconds}
+            )
+            x = stage(x)
+    return rows
+
+
+def bench_video(net: ESPCN, data_dir: Path, frames: int, engine: str) -> dict:
+    """End-to-end fps of the upscale command's video path: decode, colour, ESPCN, encode.
+
+    The clip pans across a real photograph (BSD200's first image, resized to 640x360), so that
+    the codecs see natural content rather than noise.
+    """
+    photo = read_image(dataset_files(data_dir, "BSD200")[0])
+    if photo.ndim == 2:
+        photo = np.stack([photo] * 3, axis=-1)
+    base = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2BGR), (640, 360))
     with tempfile.TemporaryDirectory() as scratch:
         source, target = Path(scratch) / "in.avi", Path(scratch) / "out.avi"
         writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 360))
-        rng = np.random.default_rng(0)
-        base = rng.integers(0, 255, (360, 640, 3), dtype=np.uint8)
         for i in range(frames):
             writer.write(np.roll(base, 4 * i, axis=1))
         writer.release()
-        from espcn_lightning.inference import network_upscaler
-
         start = time.perf_counter()
-        done = upscale_video(source, target, network_upscaler(net), net.scale, overwrite=False)
+        done = upscale_video(source, target, build(engine, net), net.scale, overwrite=False)
         seconds = time.perf_counter() - start
-    return {"frames": done, "seconds": seconds, "fps": done / seconds}
+    return {"engine": engine, "frames": done, "seconds": seconds, "fps": done / seconds}
 
 
 def bench_training(data_dir: Path, steps: int) -> dict:
@@ -254,25 +233,26 @@ def bench_pipeline(data_dir: Path, batches: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Run every benchmark, print the figures, write bench.json."""
     parser = argparse.ArgumentParser(prog="python -m espcn_lightning.bench", description=__doc__)
-    parser.add_argument("--model", default="espcn_x3_tanh_t91")
+    parser.add_argument("--model", default="espcn_x3_relu_t91")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("outputs/bench"))
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args(argv)
     data_dir = args.data_dir or default_data_dir()
-    net = load_model(args.model)
+    net, cpu = load_model(args.model), torch.device("cpu")
     gflop = model_gflop(net, 360, 640)
     peak = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
     rows = bench_engines(net, data_dir, args.repeats)
     result = {
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+        "machine": f"{cpu_name()}, {torch.get_num_threads()} threads",
         "torch": torch.__version__,
         "frame": "640x360 -> 1920x1080 (x3), Y channel",
         "model_gflop_per_frame": gflop,
         "matmul_gflops": peak,
         "fps_limit": {k: v / gflop for k, v in peak.items()},
         "engines": rows,
-        "video": bench_video(net, frames=30),
+        "layers": bench_layers(net, args.repeats),
+        "video": [bench_video(net, data_dir, 60, e) for e in ("eager", resolve("auto", cpu))],
         "training": bench_training(data_dir, steps=300),
         "pipeline": bench_pipeline(data_dir, batches=20),
     }
@@ -291,8 +271,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['fps'] / result['fps_limit']['fp32']:>14.0%} {r['set5_psnr']:>8.3f}"
             f"{r['set5_delta_db']:>+8.3f}"
         )
+    print("eager fp32 profile, per stage:")
+    for r in result["layers"]:
+        print(
+            f"  {r['stage']:<34}{r['ms']:>8.1f} ms{r['gflop']:>7.2f} GFLOP"
+            f"{r['gflops']:>7.0f} GFLOP/s"
+        )
     video, training, pipeline = result["video"], result["training"], result["pipeline"]
-    print(f"video end to end (decode, colour, ESPCN eager, encode): {video['fps']:.2f} fps")
+    for run in video:
+        print(
+            f"video end to end (decode, colour, ESPCN {run['engine']}, encode, 1080p out): "
+            f"{run['fps']:.2f} fps"
+        )
     print(
         f"training: Lightning {training['lightning_samples_per_s']:.0f} samples/s, plain "
         f"{training['plain_samples_per_s']:.0f} samples/s, ratio {training['ratio']:.1%}"

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from espcn_lightning.engines import ENGINES, EngineError, build
 from espcn_lightning.images import ImageReadError, is_image_file, read_image, write_image
-from espcn_lightning.inference import network_upscaler, upscale_rgb
+from espcn_lightning.inference import upscale_rgb
 from espcn_lightning.pretrained import WeightsError, load_model
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
@@ -120,13 +121,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m espcn_lightning.upscale", description=__doc__)
     parser.add_argument("input", type=Path, help="an image, a folder of images, or a video")
     parser.add_argument("output", type=Path, help="an image, a folder, or a video path")
-    parser.add_argument("--model", default="espcn_x3_tanh_t91", help="shipped name or .pt/.ckpt")
+    parser.add_argument("--model", default="espcn_x3_relu_t91", help="shipped name or .pt/.ckpt")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument(
+        "--engine",
+        default="auto",
+        choices=[e for e in ENGINES if e != "int8"],
+        help="auto: ONNX Runtime fp32 on CPU (eager without onnxruntime), fp16 on CUDA",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     args = parser.parse_args(argv)
     try:
         net = load_model(args.model).to(pick_device(args.device))
-        upscale, scale = network_upscaler(net), net.scale
+        upscale, scale = build(args.engine, net), net.scale
         source = args.input
         if source.is_dir():
             count = upscale_folder(source, args.output, upscale, scale, args.overwrite)
@@ -139,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"upscaled {source} x{scale} into {args.output}")
         else:
             raise UpscaleError(f"{source}: no such file or folder; check the path")
-    except (UpscaleError, ImageReadError, WeightsError) as error:
+    except (UpscaleError, ImageReadError, WeightsError, EngineError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -10,6 +10,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from espcn_lightning.report import Job, table_rows, verdict
 from espcn_lightning.report import main as report_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,3 +71,19 @@ def test_a_multirun_logs_each_job_and_survives_a_failing_one(tmp_path, data_dir)
     assert "data.batch_size=16" in report and "data.batch_size=8" in report
     assert (sweep_dir / "val_psnr.png").stat().st_size > 0
     assert (sweep_dir / "report.csv").read_text().count("\n") == 5
+
+
+def test_the_verdict_compares_values_seed_by_seed():
+    def job(value, seed, psnr):
+        return Job(
+            value,
+            seed,
+            {"status": "completed", "best_val_psnr": psnr, "epochs": 3, "train_seconds": 1.0},
+            {"val/psnr": [psnr]},
+        )
+
+    jobs = [job("a", s, 30.0 + int(s)) for s in ("1", "2", "3")]
+    jobs += [job("b", s, 29.9 + int(s)) for s in ("1", "2", "3")]
+    text = verdict(table_rows(jobs))
+    assert "`a` is within the seed spread of `b`" in text
+    assert "paired by seed +0.100 ± 0.000 dB, ahead on 3 of 3 seeds" in text

@@ -1,0 +1,64 @@
+"""Inference engines: each runs the same network, within the precision it promises."""
+
+import numpy as np
+import pytest
+import torch
+
+from espcn_lightning import load_model
+from espcn_lightning.colour import luma
+from espcn_lightning.degradations import Bicubic
+from espcn_lightning.engines import EngineError, build, resolve
+from espcn_lightning.images import read_image
+from espcn_lightning.inference import network_upscaler
+
+
+@pytest.fixture(scope="module")
+def net():
+    return load_model("espcn_x3_relu_t91")
+
+
+@pytest.fixture
+def lr(data_dir):
+    y = torch.from_numpy(luma(read_image(data_dir / "Set5" / "butterfly.png"))).double() / 255
+    return Bicubic(3)(y)[None, None].float()
+
+
+@pytest.mark.parametrize(
+    ("engine", "tolerance"),
+    [("channels_last", 1e-5), ("onnxruntime", 1e-4), ("bf16", 0.05)],
+)
+def test_each_cpu_engine_matches_eager_float32(net, lr, engine, tolerance):
+    expected = network_upscaler(net)(lr)
+    got = build(engine, net)(lr)
+    assert got.shape == expected.shape and got.dtype == lr.dtype
+    assert (got - expected).abs().max().item() <= tolerance
+
+
+def test_int8_calibrated_on_training_images_stays_close_to_float32(net, lr, data_dir):
+    calibration = []
+    for path in sorted((data_dir / "T91").iterdir())[:4]:
+        y = torch.from_numpy(luma(read_image(path))).double()[:144, :144] / 255
+        calibration.append(Bicubic(3)(y)[None, None].float().numpy())
+    expected = network_upscaler(net)(lr)
+    got = build("int8", net, calibration)(lr)
+    rmse = (got - expected).pow(2).mean().sqrt().item()
+    assert 0 < rmse < 2 / 255
+
+
+def test_auto_is_onnxruntime_on_cpu_and_fp16_on_cuda():
+    assert resolve("auto", torch.device("cpu")) == "onnxruntime"
+    assert resolve("auto", torch.device("cuda")) == "half"
+    assert resolve("bf16", torch.device("cpu")) == "bf16"
+
+
+def test_engines_that_cannot_run_here_say_what_to_use_instead(net):
+    with pytest.raises(EngineError, match="needs CUDA"):
+        build("half", net)
+    with pytest.raises(EngineError, match="calibration"):
+        build("int8", net)
+
+
+def test_engines_accept_double_input_and_return_it(net, lr):
+    out = build("onnxruntime", net)(lr.double())
+    assert out.dtype == torch.float64
+    assert np.isfinite(out.numpy()).all()
