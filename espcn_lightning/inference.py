@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 import torch
 
-from espcn_lightning.colour import rgb_to_ycbcr, round_half_up, ycbcr_to_rgb
+from espcn_lightning.colour import rgb8_to_ycbcr, round_half_up, ycbcr_to_rgb8
 from espcn_lightning.degradations import imresize
 from espcn_lightning.network import ESPCN
 
@@ -34,14 +35,16 @@ def network_upscaler(net: ESPCN) -> Upscaler:
 def upscale_rgb(rgb: np.ndarray, upscale: Upscaler, scale: int) -> np.ndarray:
     """Upscale a uint8 RGB (H, W, 3) or grey (H, W) image: Y by ``upscale``, CbCr bicubic.
 
-    Colour work is float32: ample for an 8-bit result, and twice as fast as float64 on video.
+    Colour work is float32 in OpenCV (conversions in one pass each, CbCr by its bicubic resize):
+    ample for an 8-bit result and several times faster than the exact path on 1080p video.
     """
-    image = torch.from_numpy(rgb).to(torch.float32) / 255.0
-    if image.dim() == 2:
-        sr = upscale(image[None, None])[0, 0]
+    if rgb.ndim == 2:
+        sr = upscale(torch.from_numpy(rgb).to(torch.float32)[None, None] / 255.0)[0, 0]
         return round_half_up(sr.clamp(0, 1) * 255).to(torch.uint8).numpy()
-    ycbcr = rgb_to_ycbcr(image.permute(2, 0, 1)) / 255.0
-    y = upscale(ycbcr[None, :1])[0, 0]
-    cbcr = imresize(ycbcr[1:], scale)
-    out = ycbcr_to_rgb(torch.cat([y[None], cbcr]) * 255.0).clamp(0, 1)
-    return round_half_up(out * 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    ycbcr = rgb8_to_ycbcr(rgb)
+    height, width = rgb.shape[:2]
+    y = upscale(torch.from_numpy(ycbcr[..., 0] / 255.0)[None, None])[0, 0].numpy()
+    cbcr = cv2.resize(
+        ycbcr[..., 1:], (width * scale, height * scale), interpolation=cv2.INTER_CUBIC
+    )
+    return ycbcr_to_rgb8(cv2.merge([y * 255.0, cbcr[..., 0], cbcr[..., 1]]))

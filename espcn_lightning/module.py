@@ -55,6 +55,8 @@ class ESPCNModule(L.LightningModule):
                 f"model={self.hparams.net['_target_']} has nothing to train; use model=espcn"
             )
         self.best_val_psnr = float("-inf")
+        self._loss_sum: torch.Tensor | None = None
+        self._loss_steps = 0
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         return self.net(lr)
@@ -62,8 +64,18 @@ class ESPCNModule(L.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
         lr, hr = batch
         loss = F.mse_loss(self.net(lr), hr)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        detached = loss.detach()
+        self._loss_sum = detached if self._loss_sum is None else self._loss_sum + detached
+        self._loss_steps += 1
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        """Log the epoch's mean training loss once. Summed here rather than by ``self.log`` on
+        every step, whose bookkeeping cost about 15% of a step on 2 CPU cores (the bench)."""
+        if self._loss_steps:
+            mean = self._loss_sum / self._loss_steps
+            self.log("train/loss", mean, prog_bar=True, sync_dist=True)
+        self._loss_sum, self._loss_steps = None, 0
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         lr, hr = batch
@@ -101,13 +113,12 @@ class ESPCNModule(L.LightningModule):
         self.logger.experiment.add_image("val/bicubic_espcn_hr", panel, self.current_epoch)
 
     def configure_optimizers(self):
-        body = [p for name, p in self.net.named_parameters() if not name.startswith("tail.")]
-        tail = list(self.net.tail.parameters())
-        base_lr = self.hparams.optimizer["lr"]
-        groups = [
-            {"params": body},
-            {"params": tail, "lr": base_lr * self.hparams.last_layer_lr_scale},
-        ]
+        """One parameter group, or two when the last layer learns at its own rate."""
+        groups: list[dict] = [{"params": list(self.net.parameters())}]
+        if self.hparams.last_layer_lr_scale != 1.0:
+            body = [p for name, p in self.net.named_parameters() if not name.startswith("tail.")]
+            tail_lr = self.hparams.optimizer["lr"] * self.hparams.last_layer_lr_scale
+            groups = [{"params": body}, {"params": list(self.net.tail.parameters()), "lr": tail_lr}]
         optimizer = instantiate(self.hparams.optimizer, _partial_=True)(groups)
         if not self.hparams.scheduler:
             return optimizer

@@ -68,7 +68,9 @@ def upscale_folder(source: Path, target: Path, upscale, scale: int, overwrite: b
     return len(files)
 
 
-def upscale_video(source: Path, target: Path, upscale, scale: int, overwrite: bool) -> int:
+def upscale_video(
+    source: Path, target: Path, upscale, scale: int, overwrite: bool, progress: bool = True
+) -> int:
     """Stream a video's frames through the upscaler into an mp4v/MJPG file; returns frames."""
     check_output(source, target, overwrite)
     reader = cv2.VideoCapture(str(source))
@@ -100,7 +102,7 @@ def upscale_video(source: Path, target: Path, upscale, scale: int, overwrite: bo
     encoder.start()
     frames = 0
     try:
-        with tqdm(total=total, desc="upscale", unit="frame") as bar:
+        with tqdm(total=total, desc="upscale", unit="frame", disable=not progress) as bar:
             while (rgb := decoded.get()) is not None:
                 encoded.put(np.ascontiguousarray(upscale_rgb(rgb, upscale, scale)))
                 frames += 1
