@@ -108,7 +108,7 @@ def int8_model(net: ESPCN, calibration: Iterable[np.ndarray]) -> bytes:
 
 
 def torch_upscaler(net: ESPCN, dtype: torch.dtype, channels_last: bool) -> Upscaler:
-    """The network in ``dtype`` (and channels_last memory) on its device, float32 out."""
+    """The network in ``dtype`` (channels_last if asked) on its device; out in the input's dtype."""
     device = next(net.parameters()).device
     memory = torch.channels_last if channels_last else torch.contiguous_format
     model = ESPCN(**net.config()).to(device)

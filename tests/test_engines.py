@@ -7,7 +7,7 @@ import torch
 from espcn_lightning import load_model
 from espcn_lightning.colour import luma
 from espcn_lightning.degradations import Bicubic
-from espcn_lightning.engines import EngineError, build, resolve
+from espcn_lightning.engines import EngineError, build, resolve, torch_upscaler
 from espcn_lightning.images import read_image
 from espcn_lightning.inference import network_upscaler
 
@@ -62,3 +62,10 @@ def test_engines_accept_double_input_and_return_it(net, lr):
     out = build("onnxruntime", net)(lr.double())
     assert out.dtype == torch.float64
     assert np.isfinite(out.numpy()).all()
+
+
+def test_fp16_numerics_of_the_cuda_engine_stay_close_to_float32(net, lr):
+    """The CUDA engine's precision, checked with CPU half kernels (no GPU in CI)."""
+    expected = network_upscaler(net)(lr)
+    got = torch_upscaler(net, torch.float16, channels_last=True)(lr)
+    assert (got - expected).abs().max().item() <= 0.01
