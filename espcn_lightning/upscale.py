@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "--engine",
         default="auto",
         choices=[e for e in ENGINES if e != "int8"],
-        help="auto: ONNX Runtime fp32 on CPU (eager without onnxruntime), fp16 on CUDA",
+        help="auto: bf16 on CPUs with native bf16, else ONNX Runtime fp32; fp16 on CUDA",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     args = parser.parse_args(argv)

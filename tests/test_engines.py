@@ -1,13 +1,15 @@
 """Inference engines: each runs the same network, within the precision it promises."""
 
+import platform
+
 import numpy as np
 import pytest
 import torch
 
-from espcn_lightning import load_model
+from espcn_lightning import engines, load_model
 from espcn_lightning.colour import luma
 from espcn_lightning.degradations import Bicubic
-from espcn_lightning.engines import EngineError, build, resolve, torch_upscaler
+from espcn_lightning.engines import EngineError, build, keep_freed_memory, resolve, torch_upscaler
 from espcn_lightning.images import read_image
 from espcn_lightning.inference import network_upscaler
 
@@ -45,10 +47,17 @@ def test_int8_calibrated_on_training_images_stays_close_to_float32(net, lr, data
     assert 0 < rmse < 2 / 255
 
 
-def test_auto_is_onnxruntime_on_cpu_and_fp16_on_cuda():
-    assert resolve("auto", torch.device("cpu")) == "onnxruntime"
+@pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "onnxruntime")])
+def test_auto_is_bf16_on_cpus_with_native_bf16_else_onnxruntime(monkeypatch, native, expected):
+    monkeypatch.setattr(engines, "native_bf16", lambda: native)
+    assert resolve("auto", torch.device("cpu")) == expected
     assert resolve("auto", torch.device("cuda")) == "half"
-    assert resolve("bf16", torch.device("cpu")) == "bf16"
+    assert resolve("eager", torch.device("cpu")) == "eager"
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="glibc only")
+def test_large_freed_blocks_are_kept_for_the_next_frame_on_glibc():
+    assert keep_freed_memory() is True
 
 
 def test_engines_that_cannot_run_here_say_what_to_use_instead(net):
