@@ -1,11 +1,12 @@
 # espcn-lightning: `make help` lists the targets.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# The data directory: ESPCN_DATA_DIR if set, else ./data if it holds T91, else ../shared/data.
-export ESPCN_DATA_DIR ?= $(if $(wildcard data/T91),data,../shared/data)
+# The data directory: ESPCN_DATA_DIR if set, else data/. `make data` fills it from the pinned upstream
+# repositories (or ESPCN_DATA_MIRROR) and fetches nothing where it is already complete.
+export ESPCN_DATA_DIR ?= data
 DIR ?= outputs
 
-.PHONY: help install train eval tensorboard test test-full lint format bench clean
+.PHONY: help install data train eval tensorboard test test-full lint format bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -18,19 +19,24 @@ $(PY):
 
 install: $(PY)  ## virtual environment with torch 2.13.0 (CPU) first, then the project and test tools
 
-train: $(PY)  ## train the default recipe (ARGS="experiment=smoke" etc. for overrides)
+data: $(PY)  ## fetch and verify what ESPCN_DATA_DIR lacks of T91, Set5, Set14, BSD100, BSD200
+	$(PY) -m espcn_lightning.data download
+
+train: data  ## train the default recipe (ARGS="experiment=smoke" etc. for overrides)
 	$(PY) -m espcn_lightning.train $(ARGS)
 
-eval: $(PY)  ## print Table 1 for a model (ARGS="checkpoint=PATH" or "model=bicubic")
+eval: data  ## print Table 1 for a model (ARGS="checkpoint=PATH" or "model=bicubic")
 	$(PY) -m espcn_lightning.evaluate $(ARGS)
 
 tensorboard: $(PY)  ## TensorBoard on DIR (a run, a sweep, or all of outputs/)
 	$(VENV)/bin/tensorboard --logdir $(DIR)
 
-test: $(PY)  ## the fast suite (under 10 minutes on 2 cores)
+test: $(PY)  ## the fast suite (under 10 minutes on 2 cores), after fetching every set it reads
+	$(PY) -m espcn_lightning.data download --all
 	$(PY) -m pytest -q
 
 test-full: $(PY)  ## every test, the slow ones included
+	$(PY) -m espcn_lightning.data download --all
 	$(PY) -m pytest -q -m ""
 
 lint: $(PY)  ## ruff check and format check
