@@ -158,12 +158,13 @@ def test_images_smaller_than_a_patch_are_skipped_in_training_with_a_warning(capl
 def test_images_too_small_to_score_are_skipped_in_evaluation(tmp_path, caplog):
     folder = tmp_path / "Set5"
     folder.mkdir()
-    for i in range(4):
-        Image.fromarray(np.random.randint(0, 255, (30, 30, 3), np.uint8)).save(folder / f"{i}.png")
-    Image.fromarray(np.zeros((5, 5, 3), np.uint8)).save(folder / "tiny.png")
+    for name in ("baby", "bird", "butterfly", "head"):  # a Set5 folder holds exactly its names
+        image = np.random.randint(0, 255, (30, 30, 3), np.uint8)
+        Image.fromarray(image).save(folder / f"{name}.png")
+    Image.fromarray(np.zeros((5, 5, 3), np.uint8)).save(folder / "woman.png")
     result = evaluate(bicubic_upscaler(3), Bicubic(3), 3, tmp_path, ["Set5"])
     assert result["datasets"]["Set5"]["images"] == 4
-    assert "tiny.png: too small to score" in caplog.text
+    assert "woman.png: too small to score" in caplog.text
 
 
 def test_training_never_overwrites_the_checkpoints_of_an_existing_run(tmp_path, data_dir):
