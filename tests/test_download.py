@@ -67,7 +67,6 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         for offset in range(0, len(body), 1 << 16):
             self.wfile.write(body[offset : offset + (1 << 16)])
-            server.sent += len(body[offset : offset + (1 << 16)])
             time.sleep(server.delay)
 
 
@@ -120,7 +119,7 @@ def server(mirror_files):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MirrorHandler)
     httpd.daemon_threads = True
     httpd.root, httpd.faults, httpd.requests = mirror_files[0], {}, []
-    httpd.release, httpd.delay, httpd.sent = threading.Event(), 0.0, 0
+    httpd.release, httpd.delay = threading.Event(), 0.0
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -176,7 +175,7 @@ def test_a_complete_fetch_is_pixel_identical_to_the_reference_copy(
     assert not (tmp_path / STAGING).exists()
 
 
-def test_a_second_run_downloads_nothing(tmp_path, server, manifest, capsys):
+def test_a_second_run_downloads_nothing(tmp_path, server, manifest):
     fetch(tmp_path, server, manifest)
     server.requests.clear()
     assert fetch(tmp_path, server, manifest).counts == {"Set5": 0}
