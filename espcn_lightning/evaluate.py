@@ -23,9 +23,10 @@ from espcn_lightning.colour import luma
 from espcn_lightning.data import DataError, dataset_files
 from espcn_lightning.degradations import modcrop
 from espcn_lightning.images import ImageReadError, read_image, write_image
-from espcn_lightning.inference import Upscaler, bicubic_upscaler, network_upscaler, upscale_rgb
+from espcn_lightning.inference import Upscaler, bicubic_upscaler, network_upscaler
 from espcn_lightning.metrics import DatasetScore, average_by_image, psnr, quantise, ssim
 from espcn_lightning.pretrained import WeightsError, load_model
+from espcn_lightning.results_page import colour_views, write_results_page
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,9 @@ def evaluate_image(
 
 
 def evaluate(upscale: Upscaler, degrade, scale: int, data_dir: str, datasets: list[str]) -> dict:
-    """Per-dataset and image-weighted average scores, shaped as table1.json."""
+    """Per-dataset and image-weighted average scores, and every image's, shaped as table1.json."""
     scores: dict[str, DatasetScore] = {}
+    images: list[dict] = []
     for name in datasets:
         scores[name] = DatasetScore()
         for path in dataset_files(data_dir, name):
@@ -68,11 +70,16 @@ def evaluate(upscale: Upscaler, degrade, scale: int, data_dir: str, datasets: li
                     "skipping %s: too small to score once %d pixels are shaved", path, scale
                 )
                 continue
-            scores[name].add(*evaluate_image(image, upscale, degrade, scale))
+            psnr_value, ssim_value, seconds = evaluate_image(image, upscale, degrade, scale)
+            scores[name].add(psnr_value, ssim_value, seconds)
+            images.append(
+                {"dataset": name, "image": path.name, "psnr": psnr_value, "ssim": ssim_value}
+            )
         log.info("%s: %.3f dB", name, scores[name].summary()["psnr"])
     return {
         "datasets": {name: score.summary() for name, score in scores.items()},
         "average": average_by_image(scores),
+        "images": images,
     }
 
 
@@ -117,13 +124,9 @@ def markdown_table(result: dict, column: str | None) -> str:
 
 def colour_figure(path: Path, image: np.ndarray, upscale: Upscaler, degrade, scale: int) -> None:
     """Save LR (nearest) | bicubic | model | HR side by side, in colour."""
-    hr = modcrop(torch.from_numpy(image).permute(2, 0, 1), scale).permute(1, 2, 0).numpy()
-    lr = torch.from_numpy(hr).to(torch.float64).permute(2, 0, 1) / 255.0
-    lr = (degrade(lr).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    nearest = lr.repeat(scale, axis=0).repeat(scale, axis=1)
-    bicubic = upscale_rgb(lr, bicubic_upscaler(scale), scale)
-    ours = upscale_rgb(lr, upscale, scale)
-    write_image(path, np.concatenate([nearest, bicubic, ours, hr], axis=1))
+    views = colour_views(image, upscale, degrade, scale)
+    nearest = views.lr.repeat(scale, axis=0).repeat(scale, axis=1)
+    write_image(path, np.concatenate([nearest, views.bicubic, views.model, views.hr], axis=1))
 
 
 def build_upscaler(cfg: DictConfig, choice: str) -> tuple[Upscaler, str, str | None]:
@@ -155,9 +158,22 @@ def run(cfg: DictConfig) -> None:
         "model": label,
         **evaluate(upscale, degrade, cfg.scale, cfg.paths.data_dir, list(cfg.datasets)),
     }
-    table = markdown_table(result, paper_column(choice, activation, cfg.scale))
+    column = paper_column(choice, activation, cfg.scale)
+    table = markdown_table(result, column)
     (out_dir / "table1.md").write_text(table)
     (out_dir / "table1.json").write_text(json.dumps(result, indent=2) + "\n")
+    if cfg.results_page and choice != "bicubic":
+        baseline = evaluate(
+            bicubic_upscaler(cfg.scale), degrade, cfg.scale, cfg.paths.data_dir, list(cfg.datasets)
+        )
+        paper = (
+            {}
+            if column is None
+            else {f"Paper {column}": PAPER_X3.get(column, {}), "Paper bicubic": PAPER_X3["bicubic"]}
+        )
+        write_results_page(
+            out_dir, result, baseline, paper, cfg.paths.data_dir, upscale, degrade, PAPER_NAMES
+        )
     if activation is not None:
         for item in cfg.figures:
             name, stem = item.split("/")
