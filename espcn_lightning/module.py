@@ -84,6 +84,8 @@ class ESPCNModule(L.LightningModule):
         self.log(
             "val/psnr", patch_psnr(sr, hr).mean(), prog_bar=True, batch_size=len(lr), sync_dist=True
         )
+        bicubic = patch_psnr(imresize(lr, self.net.scale), hr).mean()
+        self.log("val/bicubic_psnr", bicubic, batch_size=len(lr), sync_dist=True)
         if batch_idx == 0 and self._panel_due():
             self._log_panel(lr[:4], sr[:4], hr[:4])
 
@@ -94,6 +96,14 @@ class ESPCNModule(L.LightningModule):
         if psnr is not None:
             self.best_val_psnr = max(self.best_val_psnr, float(psnr))
             self.log("hp/best_val_psnr", self.best_val_psnr)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Keep the best validation PSNR so far, so a resumed run's ``hp/best_val_psnr`` is too."""
+        checkpoint["best_val_psnr"] = self.best_val_psnr
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Restore the best validation PSNR a resumed run had reached."""
+        self.best_val_psnr = checkpoint.get("best_val_psnr", float("-inf"))
 
     def _panel_due(self) -> bool:
         every = self.hparams.image_every_n_epochs

@@ -1,14 +1,17 @@
 """Summarise a Hydra multirun sweep: ``python -m espcn_lightning.report MULTIRUN_DIR``.
 
 Reads each job's overrides, summary.json and TensorBoard events; writes report.md, report.csv,
-val_psnr.png and loss.png into the sweep dir (or --out). Values are grouped over seeds.
+val_psnr.png, loss.png and report.html (all of it on one page) into the sweep dir (or --out).
+Values are grouped over seeds.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import html
 import json
+import re
 import statistics
 import sys
 from collections import defaultdict
@@ -22,6 +25,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+
+from espcn_lightning.results_page import page_html  # noqa: E402
 
 
 @dataclass
@@ -185,6 +190,46 @@ def write_markdown(path: Path, rows: list[dict], title: str) -> None:
     path.write_text(text)
 
 
+def inline_html(text: str) -> str:
+    """Markdown's inline code spans as HTML, the rest escaped."""
+    return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text, quote=False))
+
+
+def write_html(path: Path, rows: list[dict], title: str) -> None:
+    """report.html: the title and command, the table, the verdict and both figures on one page."""
+    head = ["value", "seeds", "failed", "final val PSNR", "best val PSNR", "epochs", "seconds"]
+    cells = [
+        [
+            f"<code>{html.escape(r['value'])}</code>",
+            str(r["seeds"]),
+            str(r["failed"]),
+            f"{r['final_val_psnr']:.3f} ± {r['final_val_psnr_std']:.3f}",
+            f"{r['best_val_psnr']:.3f} ± {r['best_val_psnr_std']:.3f}",
+            f"{r['epochs']:.0f}",
+            f"{r['train_seconds']:.0f}",
+            f"{r['set5_psnr']:.3f} ± {r['set5_psnr_std']:.3f}",
+        ]
+        for r in rows
+    ]
+    table = "".join(f"<tr>{''.join(f'<td>{c}</td>' for c in row)}</tr>" for row in cells)
+    lines = verdict(rows).splitlines()
+    items = "".join(f"<li>{inline_html(line[2:])}</li>" for line in lines[1:])
+    study, _, command = title.partition("\n\n")
+    body = (
+        f"<header><h1>Sweep {inline_html(study)}</h1><p>{inline_html(command)}</p></header><main>"
+        '<div class="scroll"><table><thead><tr>'
+        f"{''.join(f'<th>{h}</th>' for h in [*head, 'Set5 PSNR'])}</tr></thead>"
+        f"<tbody>{table}</tbody></table></div>"
+        f"<p>{inline_html(lines[0])}</p><ul>{items}</ul>"
+        "<p>Mean ± sample std over seeds; PSNR in dB on the validation split (Set5: the selected "
+        'model, reported only). The table as CSV: <a href="report.csv">report.csv</a>.</p>'
+        '<h2>Validation PSNR</h2><img class="figure" src="val_psnr.png" alt="validation PSNR">'
+        '<h2>Loss</h2><img class="figure" src="loss.png" alt="training and validation loss">'
+        "</main>"
+    )
+    path.write_text(page_html(f"Sweep {study.strip('`')}", body))
+
+
 def write_csv(path: Path, rows: list[dict]) -> None:
     """The table as CSV, one row per swept value."""
     with path.open("w", newline="") as handle:
@@ -248,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     write_markdown(out / "report.md", rows, sweep_title(args.sweep_dir))
     write_csv(out / "report.csv", rows)
     write_figures(out, jobs)
+    write_html(out / "report.html", rows, sweep_title(args.sweep_dir))
     print((out / "report.md").read_text())
     return 0
 

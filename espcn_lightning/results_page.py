@@ -307,8 +307,9 @@ code{background:#e9e9e5;padding:0 3px;border-radius:3px}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;background:#fff;font-variant-numeric:tabular-nums}
 th,td{padding:5px 9px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
-th:first-child,thead th{text-align:left}thead th{font-weight:600;border-bottom:2px solid #999}
-tbody tr:last-child{font-weight:600}
+th:first-child,td:first-child,thead th{text-align:left}
+thead th{font-weight:600;border-bottom:2px solid #999}
+#table1 tbody tr:last-child{font-weight:600}
 .controls{display:flex;flex-wrap:wrap;gap:8px 18px;margin:6px 0 12px}
 select{font:inherit;padding:3px}
 #grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px;
@@ -342,6 +343,7 @@ background:rgba(0,0,0,.6);color:#fff;pointer-events:none}
 .zoombox{width:min(192px,44vw);height:min(192px,44vw);image-rendering:pixelated;background-repeat:no-repeat;
 border:1px solid #555}
 figcaption{font-size:.85em;margin-top:2px}
+img.figure{max-width:100%;height:auto}
 """
 
 SCRIPT = r"""

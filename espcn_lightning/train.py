@@ -18,9 +18,10 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from espcn_lightning.callbacks import NonFiniteLossError
+from espcn_lightning.dashboard import dashboard_callback
 from espcn_lightning.data import DataError
 from espcn_lightning.evaluate import evaluate
 from espcn_lightning.images import ImageReadError
@@ -46,24 +47,6 @@ def git_commit() -> str:
         return "unknown"
 
 
-def flat_hparams(cfg: DictConfig) -> dict:
-    """The config as flat ``a/b`` keys of plain values, for TensorBoard's HParams tab."""
-    flat = {}
-
-    def walk(node: object, prefix: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if not str(key).startswith("_"):
-                    walk(value, f"{prefix}{key}/")
-        else:
-            flat[prefix.rstrip("/")] = (
-                node if isinstance(node, int | float | str | bool) else str(node)
-            )
-
-    walk(OmegaConf.to_container(cfg, resolve=True), "")
-    return {k: v for k, v in flat.items() if not k.startswith(("paths", "hydra", "logger"))}
-
-
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, ESPCNModule, L.Trainer]:
     """Datamodule, LightningModule and Trainer from a composed train config."""
     datamodule = instantiate(cfg.data, degradation=instantiate(cfg.degradation))
@@ -75,10 +58,9 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, ESPCNModule, L.Traine
         image_every_n_epochs=cfg.image_every_n_epochs,
     )
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
+    callbacks.append(dashboard_callback(cfg))
     loggers = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    for logger in loggers:
-        logger.log_hyperparams(flat_hparams(cfg), {"hp/best_val_psnr": 0.0})
     return datamodule, module, trainer
 
 

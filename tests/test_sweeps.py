@@ -71,6 +71,9 @@ def test_a_multirun_logs_each_job_and_survives_a_failing_one(tmp_path, data_dir)
     assert "data.batch_size=16" in report and "data.batch_size=8" in report
     assert (sweep_dir / "val_psnr.png").stat().st_size > 0
     assert (sweep_dir / "report.csv").read_text().count("\n") == 5
+    page = (sweep_dir / "report.html").read_text()
+    assert "data.batch_size=16" in page and "data.batch_size=8" in page and "<table>" in page
+    assert 'src="val_psnr.png"' in page and 'src="loss.png"' in page
 
 
 def test_the_verdict_compares_values_seed_by_seed():
