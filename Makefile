@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export ESPCN_DATA_DIR ?= data
 DIR ?= outputs
 
-.PHONY: help install data train eval tensorboard test test-full lint format bench clean
+.PHONY: help install data train eval tensorboard test test-full lint format bench clean screenshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -29,9 +29,10 @@ eval: data  ## print Table 1 for a model (ARGS="checkpoint=PATH" or "model=bicub
 	$(PY) -m espcn_lightning.evaluate $(ARGS)
 
 tensorboard: $(PY)  ## TensorBoard on DIR (a run, a sweep, or all of outputs/)
+	@echo "Custom Scalars: losses, val PSNR against bicubic, learning rate. HParams: one trial a run."
 	$(VENV)/bin/tensorboard --logdir $(DIR)
 
-test: $(PY)  ## the fast suite (under 10 minutes on 2 cores), after fetching every set it reads
+test: $(PY)  ## the fast suite with the browser checks (under 10 minutes on 2 cores), after fetching every set it reads
 	$(PY) -m espcn_lightning.data download --all
 	$(PY) -m pytest -q
 
@@ -51,3 +52,6 @@ clean:  ## remove caches and build files (never outputs/: runs are kept)
 
 bench: $(PY)  ## speed figures side by side (engines, video, training loop, data pipeline)
 	$(PY) -m espcn_lightning.bench --out $(DIR)/bench
+
+screenshots: $(PY)  ## the README's screenshots into docs/images (needs chromium; ARGS="--logdir DIR")
+	$(PY) scripts/screenshots.py --out docs/images $(ARGS)

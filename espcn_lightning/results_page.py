@@ -318,7 +318,7 @@ padding-bottom:30px}
 border-radius:6px;background:#fff;font:inherit;text-align:left;cursor:pointer}
 .card:hover,.card:focus{border-color:#0a66c2;outline:none}
 .card img{width:100%;height:auto;aspect-ratio:auto;background:#ddd}
-.card .name{font-size:.85em;overflow-wrap:anywhere}.card .score{font-weight:600}
+.card .name{font-size:.85em;overflow-wrap:anywhere}.card .score{font-size:.9em;font-weight:600}
 dialog{width:min(100vw,1200px);max-width:100vw;max-height:100vh;padding:10px 12px;border:0;
 background:#1e1e1e;color:#eee}
 dialog::backdrop{background:rgba(0,0,0,.6)}
