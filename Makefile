@@ -53,5 +53,5 @@ clean:  ## remove caches and build files (never outputs/: runs are kept)
 bench: $(PY)  ## speed figures side by side (engines, video, training loop, data pipeline)
 	$(PY) -m espcn_lightning.bench --out $(DIR)/bench
 
-screenshots: $(PY)  ## the README's screenshots into docs/images (needs chromium; ARGS="--logdir DIR")
+screenshots: data  ## the README's screenshots into docs/images (needs chromium; ARGS="--logdir DIR")
 	$(PY) scripts/screenshots.py --out docs/images $(ARGS)
