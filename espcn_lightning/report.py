@@ -197,7 +197,16 @@ def inline_html(text: str) -> str:
 
 def write_html(path: Path, rows: list[dict], title: str) -> None:
     """report.html: the title and command, the table, the verdict and both figures on one page."""
-    head = ["value", "seeds", "failed", "final val PSNR", "best val PSNR", "epochs", "seconds"]
+    head = [
+        "value",
+        "seeds",
+        "failed",
+        "final val PSNR",
+        "best val PSNR",
+        "epochs",
+        "seconds",
+        "Set5 PSNR",
+    ]
     cells = [
         [
             f"<code>{html.escape(r['value'])}</code>",
@@ -218,7 +227,7 @@ def write_html(path: Path, rows: list[dict], title: str) -> None:
     body = (
         f"<header><h1>Sweep {inline_html(study)}</h1><p>{inline_html(command)}</p></header><main>"
         '<div class="scroll"><table><thead><tr>'
-        f"{''.join(f'<th>{h}</th>' for h in [*head, 'Set5 PSNR'])}</tr></thead>"
+        f"{''.join(f'<th>{h}</th>' for h in head)}</tr></thead>"
         f"<tbody>{table}</tbody></table></div>"
         f"<p>{inline_html(lines[0])}</p><ul>{items}</ul>"
         "<p>Mean ± sample std over seeds; PSNR in dB on the validation split (Set5: the selected "
