@@ -79,7 +79,7 @@ def _flatten(node: object, key: str, out: dict[str, bool | int | float | str]) -
             _flatten(value, f"{key}.{child}", out)
 
 
-def _select(config: dict, key: str) -> object:
+def _select(config: object, key: str) -> object:
     """The value at a dotted key of a plain config dict (None where it is absent)."""
     node: object = config
     for part in key.split("."):
