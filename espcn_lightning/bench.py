@@ -27,13 +27,19 @@ from espcn_lightning.colour import luma
 from espcn_lightning.data import dataset_files, default_data_dir
 from espcn_lightning.datamodule import PatchDataset, build_patches, extract_patches
 from espcn_lightning.degradations import Bicubic
-from espcn_lightning.engines import build, cpu_copy, keep_freed_memory, resolve
-from espcn_lightning.evaluate import evaluate
+from espcn_lightning.engines import (
+    Upscaler,
+    build,
+    cpu_copy,
+    keep_freed_memory,
+    network_upscaler,
+    resolve,
+)
 from espcn_lightning.images import read_image
-from espcn_lightning.inference import Upscaler, network_upscaler
 from espcn_lightning.module import ESPCNModule
 from espcn_lightning.network import ESPCN
 from espcn_lightning.pretrained import load_model
+from espcn_lightning.protocol import evaluate
 from espcn_lightning.upscale import upscale_video
 
 
@@ -81,11 +87,6 @@ def t91_calibration(data_dir: Path, scale: int, count: int = 16) -> list[np.ndar
     return crops
 
 
-def float32_upscaler(model: Callable[[torch.Tensor], torch.Tensor]) -> Upscaler:
-    """A float32 CPU module as an upscaler for any input dtype."""
-    return torch.inference_mode()(lambda lr: model(lr.float()).to(lr.dtype))
-
-
 def bench_upscalers(net: ESPCN, data_dir: Path) -> dict[str, Upscaler]:
     """Every CPU engine the CLI offers, plus TorchScript and torch.compile (measured only)."""
     runs = {
@@ -94,8 +95,9 @@ def bench_upscalers(net: ESPCN, data_dir: Path) -> dict[str, Upscaler]:
     }
     frozen = torch.jit.freeze(torch.jit.trace(cpu_copy(net), torch.rand(1, 1, 36, 64)))
     compiled = torch.compile(cpu_copy(net))
-    runs["torchscript (measured only)"] = float32_upscaler(frozen)
-    runs["torch.compile (measured only)"] = float32_upscaler(compiled)
+    cpu = torch.device("cpu")
+    runs["torchscript (measured only)"] = network_upscaler(frozen, cpu)
+    runs["torch.compile (measured only)"] = network_upscaler(compiled, cpu)
     return runs
 
 

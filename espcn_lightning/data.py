@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from espcn_lightning.images import ImageReadError, is_image_file, read_image
+from espcn_lightning.errors import DataError, ImageReadError, UserError
+from espcn_lightning.images import is_image_file, read_image
 
 #: Every dataset this project knows, with its number of images.
 DATASETS: dict[str, int] = {
@@ -30,16 +31,9 @@ DATASETS: dict[str, int] = {
     "BSDS300_train": 200,
 }
 
-#: The test sets of the paper's Table 1 (BSD100 is its "BSD300", BSD200 its "BSD500").
-TEST_SETS = ("Set5", "Set14", "BSD100", "BSD200")
-
 ENV_VAR = "ESPCN_DATA_DIR"
 DEFAULT_DATA_DIR = Path("data")
 _FIX = f"set {ENV_VAR} or paths.data_dir=..., or run `python -m espcn_lightning.data import`"
-
-
-class DataError(RuntimeError):
-    """A data directory or dataset is missing or incomplete; the message says how to fix it."""
 
 
 def default_data_dir() -> Path:
@@ -143,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"imported {len(dataset_files(data_dir, args.name))} images into {target}")
             return 0
         problems = verify(data_dir, args.names)
-    except DataError as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for problem in problems:

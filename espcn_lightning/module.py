@@ -9,6 +9,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from espcn_lightning.degradations import imresize
+from espcn_lightning.errors import ConfigError
+from espcn_lightning.metrics import patch_psnr
 from espcn_lightning.network import ESPCN
 
 
@@ -19,16 +21,12 @@ def _plain(config: dict | DictConfig | None) -> dict | None:
     return None if config is None else dict(config)
 
 
-def patch_psnr(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-    """Per-patch PSNR (peak 1) of clamped, unquantised outputs: a cheap validation signal."""
-    mse = (sr.clamp(0, 1) - hr).pow(2).flatten(1).mean(1)
-    return -10 * torch.log10(mse.clamp_min(1e-12))
-
-
 class ESPCNModule(L.LightningModule):
     """ESPCN with MSE loss; optimiser and scheduler are Hydra configs built in configure_optimizers.
 
     ``last_layer_lr_scale`` multiplies the learning rate of the sub-pixel layer (the paper: 0.1).
+    Built by Hydra from ``conf/module/espcn.yaml`` (not recursively: its config arguments stay
+    configs, saved as plain hyperparameters in every checkpoint).
     """
 
     def __init__(
@@ -51,7 +49,7 @@ class ESPCNModule(L.LightningModule):
         )
         self.net = instantiate(self.hparams.net)
         if not isinstance(self.net, ESPCN):
-            raise ValueError(
+            raise ConfigError(
                 f"model={self.hparams.net['_target_']} has nothing to train; use model=espcn"
             )
         self.best_val_psnr = float("-inf")

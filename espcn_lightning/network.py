@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import nn
+
+from espcn_lightning.errors import ConfigError
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -25,7 +30,7 @@ class ESPCN(nn.Module):
     ) -> None:
         super().__init__()
         if activation not in _ACTIVATIONS:
-            raise ValueError(f"model.activation={activation!r}: choose tanh or relu")
+            raise ConfigError(f"model.activation={activation!r}: choose tanh or relu")
         self.scale, self.activation = scale, activation
         n1, n2 = widths
         f1, f2, f3 = kernels
@@ -64,3 +69,11 @@ class ESPCN(nn.Module):
             "kernels": [body[0].kernel_size[0], body[1].kernel_size[0], self.tail.kernel_size[0]],
             "channels": body[0].in_channels,
         }
+
+
+def rebuild(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> ESPCN:
+    """The one way to rebuild or copy a network: a float32 CPU ESPCN from its config (keys that
+    start with ``_``, like Hydra's ``_target_``, ignored) holding ``state``'s weights."""
+    net = ESPCN(**{k: v for k, v in config.items() if not k.startswith("_")})
+    net.load_state_dict(state)
+    return net
