@@ -21,7 +21,7 @@ install: $(PY)  ## virtual environment with torch 2.13.0 (CPU) first, then the p
 train: $(PY)  ## train the default recipe (ARGS="experiment=smoke" etc. for overrides)
 	$(PY) -m espcn_lightning.train $(ARGS)
 
-eval: $(PY)  ## print Table 1 for a model (ARGS="checkpoint=PATH" or "model=bicubic")
+eval: $(PY)  ## print Table 1 for a model (ARGS="checkpoint=PATH" or "upscaler=bicubic")
 	$(PY) -m espcn_lightning.evaluate $(ARGS)
 
 tensorboard: $(PY)  ## TensorBoard on DIR (a run, a sweep, or all of outputs/)
@@ -33,8 +33,8 @@ test: $(PY)  ## the fast suite (under 10 minutes on 2 cores)
 test-full: $(PY)  ## every test, the slow ones included
 	$(PY) -m pytest -q -m ""
 
-lint: $(PY)  ## ruff check and format check
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+lint: $(PY)  ## ruff check, format check and mypy
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) -m mypy
 
 format: $(PY)  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -35,7 +36,7 @@ def extract_patches(
 
 
 def build_patches(
-    images: Sequence[tuple[str, object]],
+    images: Sequence[tuple[str, np.ndarray]],
     degradation: Degradation,
     scale: int,
     patch: int,
@@ -138,6 +139,7 @@ class SRDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
+        assert self.train_set is not None, "setup() builds the patches first"
         return DataLoader(
             self.train_set,
             batch_size=self.batch_size,
@@ -148,4 +150,5 @@ class SRDataModule(L.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader:
+        assert self.val_set is not None, "setup() builds the patches first"
         return DataLoader(self.val_set, batch_size=256, num_workers=0)

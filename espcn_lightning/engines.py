@@ -88,7 +88,7 @@ def onnx_model(net: ESPCN, opset: int = 17) -> bytes:
         torch.onnx.export(
             cpu_copy(net),
             (torch.rand(1, 1, 24, 32),),
-            buffer,
+            buffer,  # type: ignore[arg-type]
             dynamo=False,
             input_names=["lr"],
             output_names=["sr"],
@@ -163,7 +163,7 @@ def torch_upscaler(net: ESPCN, dtype: torch.dtype, channels_last: bool) -> Upsca
     """The network in ``dtype`` (channels_last if asked) on its device; out in the input's dtype."""
     device = next(net.parameters()).device
     memory = torch.channels_last if channels_last else torch.contiguous_format
-    model = cpu_copy(net).to(device, dtype, memory_format=memory)
+    model = cpu_copy(net).to(device, dtype, memory_format=memory)  # type: ignore[call-overload]
 
     @torch.inference_mode()
     def run(lr: torch.Tensor) -> torch.Tensor:

@@ -45,6 +45,7 @@ class NonFiniteLossError(UserError, FloatingPointError):
 
 def user_error(error: BaseException) -> UserError | None:
     """The UserError behind ``error``: itself, or the cause Hydra's ``instantiate`` wrapped."""
-    while error is not None and not isinstance(error, UserError):
-        error = error.__cause__
-    return error
+    current: BaseException | None = error
+    while current is not None and not isinstance(current, UserError):
+        current = current.__cause__
+    return current

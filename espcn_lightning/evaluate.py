@@ -85,8 +85,8 @@ def colour_figure(
 ) -> None:
     """Save LR (nearest) | bicubic | model | HR side by side, in colour."""
     hr = modcrop(torch.from_numpy(image).permute(2, 0, 1), scale).permute(1, 2, 0).numpy()
-    lr = torch.from_numpy(hr).to(torch.float64).permute(2, 0, 1) / 255.0
-    lr = (degrade(lr).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    hr_unit = torch.from_numpy(hr).to(torch.float64).permute(2, 0, 1) / 255.0
+    lr = (degrade(hr_unit).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     nearest = lr.repeat(scale, axis=0).repeat(scale, axis=1)
     bicubic = upscale_rgb(lr, bicubic_upscaler(scale), scale)
     ours = upscale_rgb(lr, upscale, scale)

@@ -47,13 +47,13 @@ class ESPCN(nn.Module):
 
     def reset_parameters(self) -> None:
         """Orthogonal weights scaled for the activation, a small last layer, zero biases."""
-        gain = nn.init.calculate_gain(self.activation)
+        gain = nn.init.calculate_gain(self.activation)  # type: ignore[arg-type]
         for conv in self.body:
             if isinstance(conv, nn.Conv2d):
                 nn.init.orthogonal_(conv.weight, gain)
-                nn.init.zeros_(conv.bias)
+                nn.init.zeros_(conv.bias)  # type: ignore[arg-type]
         nn.init.orthogonal_(self.tail.weight, 0.1)
-        nn.init.zeros_(self.tail.bias)
+        nn.init.zeros_(self.tail.bias)  # type: ignore[arg-type]
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) LR in [0, 1] to (N, C, r*h, r*w) SR, not clamped."""

@@ -18,6 +18,7 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from espcn_lightning.engines import network_upscaler
@@ -104,8 +105,9 @@ def train(cfg: DictConfig) -> dict:
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     seconds = time.perf_counter() - start
-    best_path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    best_score = trainer.checkpoint_callback.best_model_score if best_path else None
+    checkpoint, best_path, best_score = trainer.checkpoint_callback, "", None
+    if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
+        best_path, best_score = checkpoint.best_model_path, checkpoint.best_model_score
     summary = {
         "status": "completed",
         "best_val_psnr": float(best_score) if best_score is not None else None,

@@ -86,7 +86,8 @@ def upscale_video(
     width = int(reader.get(cv2.CAP_PROP_FRAME_WIDTH)) * scale
     height = int(reader.get(cv2.CAP_PROP_FRAME_HEIGHT)) * scale
     total = int(reader.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if target.suffix.lower() == ".avi" else "mp4v"))
+    codec = "MJPG" if target.suffix.lower() == ".avi" else "mp4v"
+    fourcc = cv2.VideoWriter_fourcc(*codec)  # type: ignore[attr-defined]
     writer = cv2.VideoWriter(str(target), fourcc, fps, (width, height))
     decoded: queue.Queue = queue.Queue(maxsize=4)
     encoded: queue.Queue = queue.Queue(maxsize=4)
