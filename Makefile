@@ -25,7 +25,7 @@ data: $(PY)  ## fetch and verify what ESPCN_DATA_DIR lacks of T91, Set5, Set14, 
 train: data  ## train the default recipe (ARGS="experiment=smoke" etc. for overrides)
 	$(PY) -m espcn_lightning.train $(ARGS)
 
-eval: data  ## print Table 1 for a model (ARGS="checkpoint=PATH" or "model=bicubic")
+eval: data  ## print Table 1 for a model (ARGS="checkpoint=PATH" or "upscaler=bicubic")
 	$(PY) -m espcn_lightning.evaluate $(ARGS)
 
 tensorboard: $(PY)  ## TensorBoard on DIR (a run, a sweep, or all of outputs/)
@@ -40,8 +40,8 @@ test-full: $(PY)  ## every test, the slow ones included
 	$(PY) -m espcn_lightning.data download --all
 	$(PY) -m pytest -q -m ""
 
-lint: $(PY)  ## ruff check and format check
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+lint: $(PY)  ## ruff check, format check and mypy
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) -m mypy
 
 format: $(PY)  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .

@@ -14,7 +14,9 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any, cast
 
 import cv2
 import lightning as L
@@ -27,13 +29,19 @@ from espcn_lightning.colour import luma
 from espcn_lightning.data import dataset_files, default_data_dir
 from espcn_lightning.datamodule import PatchDataset, build_patches, extract_patches
 from espcn_lightning.degradations import Bicubic
-from espcn_lightning.engines import build, cpu_copy, keep_freed_memory, resolve
-from espcn_lightning.evaluate import evaluate
+from espcn_lightning.engines import (
+    Upscaler,
+    build,
+    cpu_copy,
+    keep_freed_memory,
+    network_upscaler,
+    resolve,
+)
 from espcn_lightning.images import read_image
-from espcn_lightning.inference import Upscaler, network_upscaler
 from espcn_lightning.module import ESPCNModule
 from espcn_lightning.network import ESPCN
 from espcn_lightning.pretrained import load_model
+from espcn_lightning.protocol import evaluate
 from espcn_lightning.upscale import upscale_video
 
 
@@ -81,11 +89,6 @@ def t91_calibration(data_dir: Path, scale: int, count: int = 16) -> list[np.ndar
     return crops
 
 
-def float32_upscaler(model: Callable[[torch.Tensor], torch.Tensor]) -> Upscaler:
-    """A float32 CPU module as an upscaler for any input dtype."""
-    return torch.inference_mode()(lambda lr: model(lr.float()).to(lr.dtype))
-
-
 def bench_upscalers(net: ESPCN, data_dir: Path) -> dict[str, Upscaler]:
     """Every CPU engine the CLI offers, plus TorchScript and torch.compile (measured only)."""
     runs = {
@@ -94,8 +97,9 @@ def bench_upscalers(net: ESPCN, data_dir: Path) -> dict[str, Upscaler]:
     }
     frozen = torch.jit.freeze(torch.jit.trace(cpu_copy(net), torch.rand(1, 1, 36, 64)))
     compiled = torch.compile(cpu_copy(net))
-    runs["torchscript (measured only)"] = float32_upscaler(frozen)
-    runs["torch.compile (measured only)"] = float32_upscaler(compiled)
+    cpu = torch.device("cpu")
+    runs["torchscript (measured only)"] = network_upscaler(frozen, cpu)
+    runs["torch.compile (measured only)"] = network_upscaler(compiled, cpu)
     return runs
 
 
@@ -116,7 +120,7 @@ def bench_engines(net: ESPCN, data_dir: Path, repeats: int) -> list[dict]:
     )
     reference = None
     for name, run in bench_upscalers(net, data_dir).items():
-        seconds = timed(lambda run=run: run(frame), repeats)
+        seconds = timed(partial(run, frame), repeats)
         set5 = evaluate(run, Bicubic(net.scale), net.scale, data_dir, ["Set5"])
         psnr = set5["datasets"]["Set5"]["psnr"]
         reference = psnr if reference is None else reference
@@ -138,7 +142,7 @@ def bench_layers(net: ESPCN, repeats: int) -> list[dict]:
     rows = []
     with torch.inference_mode():
         for stage in [*net.body, net.tail, net.shuffle]:
-            seconds = timed(lambda stage=stage, x=x: stage(x), repeats)
+            seconds = timed(partial(stage, x), repeats)
             name, gflop = type(stage).__name__, 0.0
             if isinstance(stage, torch.nn.Conv2d):
                 name = f"Conv2d {tuple(stage.weight.shape)}"
@@ -162,7 +166,8 @@ def bench_video(net: ESPCN, data_dir: Path, frames: int, engine: str) -> dict:
     base = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2BGR), (640, 360))
     with tempfile.TemporaryDirectory() as scratch:
         source, target = Path(scratch) / "in.avi", Path(scratch) / "out.avi"
-        writer = cv2.VideoWriter(str(source), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 360))
+        mjpg = cv2.VideoWriter_fourcc(*"MJPG")  # type: ignore[attr-defined]
+        writer = cv2.VideoWriter(str(source), mjpg, 30, (640, 360))
         for i in range(frames):
             writer.write(np.roll(base, 4 * i, axis=1))
         writer.release()
@@ -202,7 +207,7 @@ def plain_samples_per_s(loader: DataLoader, steps: int, warmup: int) -> float:
             done += 1
             if done == steps:
                 break
-    return (steps - warmup) * loader.batch_size / (time.perf_counter() - start)
+    return (steps - warmup) * cast(int, loader.batch_size) / (time.perf_counter() - start)
 
 
 def lightning_samples_per_s(loader: DataLoader, steps: int, warmup: int) -> float:
@@ -225,7 +230,7 @@ def lightning_samples_per_s(loader: DataLoader, steps: int, warmup: int) -> floa
         accelerator="cpu",
     )
     trainer.fit(module, train_dataloaders=loader)
-    return (steps - warmup) * loader.batch_size / (clock.end - clock.start)
+    return (steps - warmup) * cast(int, loader.batch_size) / (clock.end - clock.start)
 
 
 def bench_training(data_dir: Path, steps: int, rounds: int = 2) -> dict:
@@ -256,14 +261,16 @@ def bench_pipeline(data_dir: Path, batches: int) -> dict:
     dataset = PatchDataset(lr, hr, augment=True)
     rng = np.random.default_rng(0)
 
-    def memory_batch() -> None:
+    def memory_batch() -> torch.Tensor:
         picks = rng.integers(0, len(dataset), 16)
-        torch.stack([dataset[int(i)][0] for i in picks])
+        return torch.stack([dataset[int(i)][0] for i in picks])
 
-    def file_batch() -> None:
+    def file_batch() -> list[torch.Tensor]:
+        batch = []
         for i in rng.integers(0, len(files), 16):
             y = torch.from_numpy(luma(read_image(files[int(i)]))).double() / 255
-            extract_patches(y, Bicubic(3), 3, 17, 14)[0][0]
+            batch.append(extract_patches(y, Bicubic(3), 3, 17, 14)[0][0])
+        return batch
 
     memory = batches / timed(lambda: [memory_batch() for _ in range(batches)], repeats=3, warmup=1)
     disk = batches / timed(lambda: [file_batch() for _ in range(batches)], repeats=3, warmup=1)
@@ -283,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     gflop = model_gflop(net, 360, 640)
     peak = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
     rows = bench_engines(net, data_dir, args.repeats)
-    result = {
+    result: dict[str, Any] = {
         "machine": f"{cpu_name()}, {torch.get_num_threads()} threads",
         "torch": torch.__version__,
         "frame": "640x360 -> 1920x1080 (x3), Y channel",

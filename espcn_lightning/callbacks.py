@@ -7,6 +7,8 @@ import time
 
 import lightning as L
 
+from espcn_lightning.errors import NonFiniteLossError
+
 
 class EpochTimer(L.Callback):
     """Log each training epoch's wall time as ``time/epoch_seconds``."""
@@ -16,10 +18,6 @@ class EpochTimer(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         pl_module.log("time/epoch_seconds", time.perf_counter() - self._start)
-
-
-class NonFiniteLossError(FloatingPointError):
-    """Training produced a NaN or infinite loss; the message names where and at which rate."""
 
 
 class NonFiniteGuard(L.Callback):

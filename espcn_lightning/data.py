@@ -22,11 +22,11 @@ import numpy as np
 from tqdm import tqdm
 
 from espcn_lightning.download import DEFAULT_MIRROR, MIRROR_VAR, DownloadError, fetch_datasets
-from espcn_lightning.images import ImageReadError, is_image_file, read_image
+from espcn_lightning.errors import DataError, ImageReadError, UserError
+from espcn_lightning.images import is_image_file, read_image
 from espcn_lightning.manifest import (
     Dataset,
     ImageEntry,
-    ManifestError,
     images_by_stem,
     is_reference,
     load_manifest,
@@ -41,10 +41,6 @@ _IMPORT = "python -m espcn_lightning.data import SOURCE --name"
 _FIX = f"set {ENV_VAR} or paths.data_dir=..., or fetch the sets with `{_FETCH}`"
 
 
-class DataError(RuntimeError):
-    """A data directory or dataset is missing or incomplete; the message says how to fix it."""
-
-
 MANIFEST = load_manifest()
 
 #: Every dataset this project knows, with its number of images.
@@ -52,9 +48,6 @@ DATASETS: dict[str, int] = {name: len(dataset.files) for name, dataset in MANIFE
 
 #: What ``download`` fetches when no set is named: every set Table 1 needs (training and test).
 DEFAULT_SETS = tuple(name for name, dataset in MANIFEST.items() if dataset.default)
-
-#: The test sets of the paper's Table 1 (BSD100 is its "BSD300", BSD200 its "BSD500").
-TEST_SETS = ("Set5", "Set14", "BSD100", "BSD200")
 
 
 def default_data_dir() -> Path:
@@ -385,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             name for name in manifest if name in DEFAULT_SETS or (data_dir / name).is_dir()
         ]
         problems = verify(data_dir, names, manifest)
-    except (DataError, ManifestError) as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for problem in problems:

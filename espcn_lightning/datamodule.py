@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from espcn_lightning.colour import luma
 from espcn_lightning.data import load_dataset
-from espcn_lightning.degradations import Bicubic, modcrop
+from espcn_lightning.degradations import Bicubic, Degradation, modcrop
+from espcn_lightning.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-Degradation = Callable[[torch.Tensor], torch.Tensor]
 
 
 def extract_patches(
@@ -36,7 +36,7 @@ def extract_patches(
 
 
 def build_patches(
-    images: Sequence[tuple[str, object]],
+    images: Sequence[tuple[str, np.ndarray]],
     degradation: Degradation,
     scale: int,
     patch: int,
@@ -60,7 +60,7 @@ def build_patches(
         lrs.append(lr_patches.float())
         hrs.append(hr_patches.float())
     if not lrs:
-        raise ValueError(f"no training image is at least {patch * scale} pixels on each side")
+        raise ConfigError(f"no training image is at least {patch * scale} pixels on each side")
     return torch.cat(lrs), torch.cat(hrs)
 
 
@@ -111,7 +111,7 @@ class SRDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if not 0 < val_fraction < 1:
-            raise ValueError(f"data.val_fraction={val_fraction}: use a fraction in (0, 1)")
+            raise ConfigError(f"data.val_fraction={val_fraction}: use a fraction in (0, 1)")
         self.data_dir, self.train_sets = data_dir, list(train_sets)
         self.degradation = degradation or Bicubic(scale)
         self.scale, self.patch_size, self.stride = scale, patch_size, stride
@@ -139,6 +139,7 @@ class SRDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
+        assert self.train_set is not None, "setup() builds the patches first"
         return DataLoader(
             self.train_set,
             batch_size=self.batch_size,
@@ -149,4 +150,5 @@ class SRDataModule(L.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader:
+        assert self.val_set is not None, "setup() builds the patches first"
         return DataLoader(self.val_set, batch_size=256, num_workers=0)

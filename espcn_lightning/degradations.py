@@ -8,10 +8,16 @@ separable and linear, so each axis becomes one dense weight matrix and the image
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
+
+from espcn_lightning.errors import ConfigError
+
+#: Maps an HR image (..., H, W) in [0, 1] to its LR version: Bicubic, GaussianBlur.
+Degradation = Callable[[torch.Tensor], torch.Tensor]
 
 
 def cubic(x: torch.Tensor) -> torch.Tensor:
@@ -90,7 +96,7 @@ class GaussianBlur:
 
     def __init__(self, scale: int, kernel_size: int = 5, sigma: float = 1.0) -> None:
         if kernel_size % 2 == 0 or kernel_size < 1:
-            raise ValueError(f"degradation.kernel_size={kernel_size}: use an odd size >= 1")
+            raise ConfigError(f"degradation.kernel_size={kernel_size}: use an odd size >= 1")
         self.scale, self.kernel_size, self.sigma = scale, kernel_size, sigma
 
     def __call__(self, hr: torch.Tensor) -> torch.Tensor:

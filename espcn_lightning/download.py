@@ -21,6 +21,7 @@ import pooch
 import requests
 from tqdm import tqdm
 
+from espcn_lightning.errors import DataError
 from espcn_lightning.manifest import Dataset, ImageEntry, images_by_stem, is_reference, store_image
 
 MIRROR_VAR = "ESPCN_DATA_MIRROR"
@@ -43,7 +44,7 @@ class Download:
     label: str
 
 
-class DownloadError(RuntimeError):
+class DownloadError(DataError):
     """A file could not be fetched; ``kind`` is "http", "network" or "checksum"."""
 
     def __init__(self, download: Download, kind: str, problem: str) -> None:

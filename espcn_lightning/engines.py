@@ -1,6 +1,7 @@
-"""Inference engines: the same trained ESPCN run by eager torch, bf16, fp16, ONNX Runtime or int8.
+"""A network, run this way: the one home for inference (eager, bf16, fp16, ONNX Runtime, int8).
 
-Each engine turns a network into an ``Upscaler`` (float LR Y / 255 in, SR out, on the CPU).
+Each engine turns a network into an ``Upscaler`` (float LR Y / 255 in, SR out, on the CPU); the
+MATLAB bicubic baseline is one too, and the ONNX export is the bytes the ONNX engines run.
 ``python -m espcn_lightning.bench`` measures them side by side with their Set5 PSNR; ``auto``
 picks the fastest measured here that keeps Set5 within 0.05 dB of fp32: bf16 channels_last on a
 CPU with native bf16, else ONNX Runtime fp32 (eager torch without onnxruntime), fp16 with
@@ -11,31 +12,54 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import io
 import platform
 import tempfile
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from espcn_lightning.inference import Upscaler, network_upscaler
-from espcn_lightning.network import ESPCN
+from espcn_lightning.degradations import imresize
+from espcn_lightning.errors import EngineError
+from espcn_lightning.network import ESPCN, rebuild
 
 ENGINES = ("auto", "eager", "channels_last", "bf16", "half", "onnxruntime", "int8")
 
+#: Maps an (N, 1, h, w) LR Y / 255 tensor to the (N, 1, rh, rw) SR one.
+Upscaler = Callable[[torch.Tensor], torch.Tensor]
 
-class EngineError(RuntimeError):
-    """An engine that cannot run here; the message says what to install or choose instead."""
+
+def bicubic_upscaler(scale: int) -> Upscaler:
+    """The MATLAB bicubic baseline as an upscaler."""
+    return lambda lr: imresize(lr, scale)
 
 
+def network_upscaler(
+    net: Callable[[torch.Tensor], torch.Tensor], device: torch.device | None = None
+) -> Upscaler:
+    """A float32 network (an ESPCN, or a traced/compiled one) as an upscaler for any input dtype:
+    no autograd, run on ``device`` (default: where its parameters are), output on the CPU."""
+    if device is None and isinstance(net, torch.nn.Module):
+        device = next(net.parameters()).device
+
+    @torch.inference_mode()
+    def run(lr: torch.Tensor) -> torch.Tensor:
+        return net(lr.to(device, torch.float32)).to("cpu", lr.dtype)
+
+    return run
+
+
+@functools.cache
 def keep_freed_memory(limit: int = 1 << 30) -> bool:
     """Stop glibc handing large freed blocks back to the OS (mallopt M_MMAP_THRESHOLD and
     M_TRIM_THRESHOLD). Otherwise every 1080p frame page-faults its tens of MB of activations in
     again: measured here, eager fp32 165 -> 77 ms a frame, bf16 channels_last 52 -> 32 ms.
-    A no-op (False) off glibc."""
+    A no-op (False) off glibc. Process-wide, so set once: the first call does it, where an
+    entry point starts (upscale, bench); later calls return the first one's answer."""
     if platform.system() != "Linux" or not (name := ctypes.util.find_library("c")):
         return False
     try:
@@ -53,9 +77,7 @@ def native_bf16() -> bool:
 
 def cpu_copy(net: ESPCN) -> ESPCN:
     """A float32 CPU copy in eval mode, leaving ``net`` where it is."""
-    copy = ESPCN(**net.config())
-    copy.load_state_dict({k: v.detach().float().cpu() for k, v in net.state_dict().items()})
-    return copy.eval()
+    return rebuild(net.config(), net.state_dict()).eval()
 
 
 def onnx_model(net: ESPCN, opset: int = 17) -> bytes:
@@ -66,7 +88,7 @@ def onnx_model(net: ESPCN, opset: int = 17) -> bytes:
         torch.onnx.export(
             cpu_copy(net),
             (torch.rand(1, 1, 24, 32),),
-            buffer,
+            buffer,  # type: ignore[arg-type]
             dynamo=False,
             input_names=["lr"],
             output_names=["sr"],
@@ -74,6 +96,12 @@ def onnx_model(net: ESPCN, opset: int = 17) -> bytes:
             opset_version=opset,
         )
     return buffer.getvalue()
+
+
+def export_onnx(net: ESPCN, path: Path) -> Path:
+    """Write ``net`` as ONNX: input ``lr`` (N, 1, h, w), output ``sr`` (N, 1, r*h, r*w)."""
+    path.write_bytes(onnx_model(net))
+    return path
 
 
 def ort_session(model: bytes | str):
@@ -135,9 +163,7 @@ def torch_upscaler(net: ESPCN, dtype: torch.dtype, channels_last: bool) -> Upsca
     """The network in ``dtype`` (channels_last if asked) on its device; out in the input's dtype."""
     device = next(net.parameters()).device
     memory = torch.channels_last if channels_last else torch.contiguous_format
-    model = ESPCN(**net.config()).to(device)
-    model.load_state_dict(net.state_dict())
-    model = model.to(dtype=dtype, memory_format=memory).eval()
+    model = cpu_copy(net).to(device, dtype, memory_format=memory)  # type: ignore[call-overload]
 
     @torch.inference_mode()
     def run(lr: torch.Tensor) -> torch.Tensor:
@@ -166,7 +192,6 @@ def build(engine: str, net: ESPCN, calibration: Iterable[np.ndarray] | None = No
     """An upscaler running ``net`` with ``engine`` (see ENGINES) on the network's device."""
     device = next(net.parameters()).device
     engine = resolve(engine, device)
-    keep_freed_memory()
     if engine in ("onnxruntime", "int8") and device.type != "cpu":
         raise EngineError(f"--engine {engine} runs on the CPU; use --device cpu or --engine half")
     if engine == "half" and device.type != "cuda":

@@ -1,34 +1,30 @@
 """Evaluate an upscaler on the paper's Table 1 test sets under the field's protocol (Hydra app).
 
-``python -m espcn_lightning.evaluate model=bicubic`` or ``... checkpoint=NAME_OR_PATH`` prints the
-table beside the paper's values and writes table1.md, table1.json (and figures) to the run dir.
+``python -m espcn_lightning.evaluate checkpoint=NAME_OR_PATH`` or ``... upscaler=bicubic`` prints
+the table beside the paper's values and writes table1.md, table1.json (and figures) to the run dir.
+The protocol itself is ``protocol.py``; this app composes it and prints.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
-import time
 from pathlib import Path
 
 import hydra
 import numpy as np
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from espcn_lightning.colour import luma
-from espcn_lightning.data import DataError, dataset_files
-from espcn_lightning.degradations import modcrop
-from espcn_lightning.images import ImageReadError, read_image, write_image
-from espcn_lightning.inference import Upscaler, bicubic_upscaler, network_upscaler
-from espcn_lightning.metrics import DatasetScore, average_by_image, psnr, quantise, ssim
-from espcn_lightning.pretrained import WeightsError, load_model
+from espcn_lightning.data import dataset_files
+from espcn_lightning.degradations import Degradation
+from espcn_lightning.engines import Upscaler, bicubic_upscaler, network_upscaler
+from espcn_lightning.errors import ConfigError, UserError
+from espcn_lightning.images import read_image, write_image
+from espcn_lightning.pretrained import load_model
+from espcn_lightning.protocol import evaluate
 from espcn_lightning.results_page import colour_views, write_results_page
-
-log = logging.getLogger(__name__)
 
 #: The paper's Table 1 at x3 (PSNR, dB); its "BSD300" is our BSD100, its "BSD500" our BSD200.
 PAPER_X3 = {
@@ -44,50 +40,11 @@ NOT_AVAILABLE = (
 )
 
 
-def evaluate_image(
-    image: np.ndarray, upscale: Upscaler, degrade, scale: int
-) -> tuple[float, float, float]:
-    """PSNR, SSIM and upscaling seconds for one HR image under the protocol."""
-    hr = modcrop(torch.from_numpy(luma(image)).to(torch.float64), scale)
-    lr = degrade(hr / 255.0)
-    start = time.perf_counter()
-    sr = upscale(lr[None, None])
-    seconds = time.perf_counter() - start
-    sr = quantise(sr)
-    return float(psnr(sr, hr, scale)[0]), float(ssim(sr, hr, scale)[0]), seconds
-
-
-def evaluate(upscale: Upscaler, degrade, scale: int, data_dir: str, datasets: list[str]) -> dict:
-    """Per-dataset and image-weighted average scores, and every image's, shaped as table1.json."""
-    scores: dict[str, DatasetScore] = {}
-    images: list[dict] = []
-    for name in datasets:
-        scores[name] = DatasetScore()
-        for path in dataset_files(data_dir, name):
-            image = read_image(path)
-            if min(image.shape[:2]) < 3 * scale:
-                log.warning(
-                    "skipping %s: too small to score once %d pixels are shaved", path, scale
-                )
-                continue
-            psnr_value, ssim_value, seconds = evaluate_image(image, upscale, degrade, scale)
-            scores[name].add(psnr_value, ssim_value, seconds)
-            images.append(
-                {"dataset": name, "image": path.name, "psnr": psnr_value, "ssim": ssim_value}
-            )
-        log.info("%s: %.3f dB", name, scores[name].summary()["psnr"])
-    return {
-        "datasets": {name: score.summary() for name, score in scores.items()},
-        "average": average_by_image(scores),
-        "images": images,
-    }
-
-
-def paper_column(model: str, net_activation: str | None, scale: int) -> str | None:
+def paper_column(upscaler: str, net_activation: str | None, scale: int) -> str | None:
     """The paper's Table 1 column to print beside ours (only x3 is tabulated)."""
     if scale != 3:
         return None
-    return "bicubic" if model == "bicubic" else f"espcn_{net_activation}_t91"
+    return "bicubic" if upscaler == "bicubic" else f"espcn_{net_activation}_t91"
 
 
 def markdown_table(result: dict, column: str | None) -> str:
@@ -122,17 +79,21 @@ def markdown_table(result: dict, column: str | None) -> str:
     return "\n".join([*lines, "", NOT_AVAILABLE, ""])
 
 
-def colour_figure(path: Path, image: np.ndarray, upscale: Upscaler, degrade, scale: int) -> None:
+def colour_figure(
+    path: Path, image: np.ndarray, upscale: Upscaler, degrade: Degradation, scale: int
+) -> None:
     """Save LR (nearest) | bicubic | model | HR side by side, in colour."""
     views = colour_views(image, upscale, degrade, scale)
     nearest = views.lr.repeat(scale, axis=0).repeat(scale, axis=1)
     write_image(path, np.concatenate([nearest, views.bicubic, views.model, views.hr], axis=1))
 
 
-def build_upscaler(cfg: DictConfig, choice: str) -> tuple[Upscaler, str, str | None]:
-    """The upscaler the ``model`` group names, its label, and its activation (None if no net)."""
-    if choice != "espcn":
-        return instantiate(cfg.model), choice, None
+def build_upscaler(cfg: DictConfig) -> tuple[Upscaler, str, str | None]:
+    """The upscaler ``cfg.upscaler`` names, its label, and its activation (None if no net)."""
+    if cfg.upscaler == "bicubic":
+        return bicubic_upscaler(cfg.scale), "bicubic", None
+    if cfg.upscaler != "espcn":
+        raise ConfigError(f"upscaler={cfg.upscaler}: choose espcn (and checkpoint=...) or bicubic")
     net = load_model(cfg.checkpoint, scale=cfg.scale).to(cfg.device)
     return network_upscaler(net), str(cfg.checkpoint), net.activation
 
@@ -142,7 +103,7 @@ def main(cfg: DictConfig) -> None:
     """Evaluate; a missing dataset or unloadable checkpoint ends in a one-line error."""
     try:
         run(cfg)
-    except (DataError, ImageReadError, WeightsError) as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
 
@@ -150,19 +111,18 @@ def main(cfg: DictConfig) -> None:
 def run(cfg: DictConfig) -> None:
     """Evaluate, print Table 1, write table1.md / table1.json (and figures) to the run dir."""
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    choice = HydraConfig.get().runtime.choices["model"]
-    upscale, label, activation = build_upscaler(cfg, choice)
+    upscale, label, activation = build_upscaler(cfg)
     degrade = instantiate(cfg.degradation)
     result = {
         "scale": cfg.scale,
         "model": label,
         **evaluate(upscale, degrade, cfg.scale, cfg.paths.data_dir, list(cfg.datasets)),
     }
-    column = paper_column(choice, activation, cfg.scale)
+    column = paper_column(cfg.upscaler, activation, cfg.scale)
     table = markdown_table(result, column)
     (out_dir / "table1.md").write_text(table)
     (out_dir / "table1.json").write_text(json.dumps(result, indent=2) + "\n")
-    if cfg.results_page and choice != "bicubic":
+    if cfg.results_page and cfg.upscaler != "bicubic":
         baseline = evaluate(
             bicubic_upscaler(cfg.scale), degrade, cfg.scale, cfg.paths.data_dir, list(cfg.datasets)
         )

@@ -7,15 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from espcn_lightning.engines import onnx_model
-from espcn_lightning.network import ESPCN
-from espcn_lightning.pretrained import WeightsError, load_model
-
-
-def export_onnx(net: ESPCN, path: Path) -> Path:
-    """Write ``net`` as ONNX: input ``lr`` (N, 1, h, w), output ``sr`` (N, 1, r*h, r*w)."""
-    path.write_bytes(onnx_model(net))
-    return path
+from espcn_lightning.engines import export_onnx
+from espcn_lightning.errors import UserError
+from espcn_lightning.pretrained import load_model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         net = load_model(args.model)
-    except WeightsError as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     export_onnx(net, args.onnx)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from espcn_lightning.colour import round_half_up
+from espcn_lightning.errors import ImageReadError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 #: Refuse images above this many pixels (decompression bombs); ESPCN_MAX_PIXELS raises it.
 MAX_PIXELS = int(os.environ.get("ESPCN_MAX_PIXELS", 100_000_000))
 
-
-class ImageReadError(ValueError):
-    """An image file could not be read; the message names the file and what to do."""
+# read_image applies MAX_PIXELS (per call, overridable) before decoding, so Pillow's own limit,
+# process-wide, is turned off once here rather than on every read.
+Image.MAX_IMAGE_PIXELS = None
 
 
 def is_image_file(path: Path) -> bool:
@@ -32,7 +34,7 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
         return array.astype(np.uint8) * 255
     peak = 65535.0 if array.max(initial=0) > 255 or array.dtype == np.uint16 else 255.0
     scaled = np.clip(array.astype(np.float64), 0, peak) * (255.0 / peak)
-    return np.floor(scaled + 0.5).astype(np.uint8)
+    return round_half_up(scaled).astype(np.uint8)
 
 
 def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
@@ -42,23 +44,20 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     """
     path, max_pixels = Path(path), max_pixels or MAX_PIXELS
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = None
-            with Image.open(path) as image:
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise ImageReadError(
-                        f"{path}: {width}x{height} pixels is above the limit of {max_pixels:,}; "
-                        "downscale it first or raise ESPCN_MAX_PIXELS"
-                    )
-                image.load()
-                return _normalise_mode(image)
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageReadError(
+                    f"{path}: {width}x{height} pixels is above the limit of {max_pixels:,}; "
+                    "downscale it first or raise ESPCN_MAX_PIXELS"
+                )
+            image.load()
+            return _normalise_mode(image)
     except ImageReadError:
         raise
     except FileNotFoundError as error:
         raise ImageReadError(f"{path}: no such file; check the path") from error
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except (OSError, SyntaxError, ValueError) as error:
         raise ImageReadError(
             f"{path}: not a readable image ({error}); replace or remove the file"
         ) from error

@@ -19,12 +19,13 @@ import numpy as np
 from PIL import Image
 from pooch import file_hash
 
-from espcn_lightning.images import ImageReadError, is_image_file, read_image
+from espcn_lightning.errors import DataError, ImageReadError
+from espcn_lightning.images import is_image_file, read_image
 
 MANIFEST_PATH = Path(__file__).with_name("datasets.json")
 
 
-class ManifestError(RuntimeError):
+class ManifestError(DataError):
     """A manifest file cannot be read; the message names it."""
 
 

@@ -1,25 +1,26 @@
-"""The field's SR metrics: per-image PSNR and SSIM on quantised Y with the border shaved.
+"""The field's SR metrics: per-image PSNR and SSIM on quantised Y with the border shaved, and the
+cheap per-patch PSNR that validation uses during training.
 
 The conventions are the paper's and BasicSR's: clamp and quantise to uint8 first, shave ``scale``
-pixels, one value per image, dataset means weighted by image. PSNR is torchmetrics' (per image, as
-its default pools the MSE over a batch). SSIM is written here: torchmetrics' reflect-pads the
-image, which moves SSIM by up to 0.0013 from the field's valid-window value and is 100x slower.
+pixels, one value per image (``protocol.py`` averages them by image). PSNR is torchmetrics' (per
+image, as its default pools the MSE over a batch). SSIM is written here: torchmetrics'
+reflect-pads the image, which moves SSIM by up to 0.0013 from the field's valid-window value and
+is 100x slower.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torchmetrics.functional.image import peak_signal_noise_ratio
 
+from espcn_lightning.colour import round_half_up
 from espcn_lightning.degradations import gaussian_kernel
 
 
 def quantise(image: torch.Tensor) -> torch.Tensor:
     """Clamp an image in [0, 1] and round it to 8-bit levels, returned as float64 in [0, 255]."""
-    return torch.floor(image.to(torch.float64).clamp(0, 1) * 255 + 0.5)
+    return round_half_up(image.to(torch.float64).clamp(0, 1) * 255)
 
 
 def shave(image: torch.Tensor, border: int) -> torch.Tensor:
@@ -61,33 +62,7 @@ def ssim(prediction: torch.Tensor, target: torch.Tensor, border: int) -> torch.T
     return index.flatten(1).mean(1)
 
 
-@dataclass
-class DatasetScore:
-    """Per-image scores of one dataset, and their means."""
-
-    psnr: list[float] = field(default_factory=list)
-    ssim: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-
-    def add(self, psnr_value: float, ssim_value: float, seconds: float) -> None:
-        """Record one image."""
-        self.psnr.append(psnr_value)
-        self.ssim.append(ssim_value)
-        self.seconds.append(seconds)
-
-    def summary(self) -> dict[str, float | int]:
-        """Mean PSNR, SSIM and seconds per image, and the image count."""
-        n = len(self.psnr)
-        return {
-            "psnr": sum(self.psnr) / n,
-            "ssim": sum(self.ssim) / n,
-            "images": n,
-            "seconds_per_image": sum(self.seconds) / n,
-        }
-
-
-def average_by_image(scores: dict[str, DatasetScore]) -> dict[str, float | int]:
-    """The paper's "Average" row: every test image weighs the same, whatever its dataset."""
-    psnrs = [value for score in scores.values() for value in score.psnr]
-    ssims = [value for score in scores.values() for value in score.ssim]
-    return {"psnr": sum(psnrs) / len(psnrs), "ssim": sum(ssims) / len(ssims), "images": len(psnrs)}
+def patch_psnr(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    """Per-patch PSNR (peak 1) of clamped, unquantised outputs: a cheap validation signal."""
+    mse = (sr.clamp(0, 1) - hr).pow(2).flatten(1).mean(1)
+    return -10 * torch.log10(mse.clamp_min(1e-12))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import lightning as L
 import torch
 import torch.nn.functional as F
@@ -9,26 +11,24 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from espcn_lightning.degradations import imresize
+from espcn_lightning.errors import ConfigError
+from espcn_lightning.metrics import patch_psnr
 from espcn_lightning.network import ESPCN
 
 
 def _plain(config: dict | DictConfig | None) -> dict | None:
     """A resolved plain-dict copy of a config, so checkpoints hold data, never pickled objects."""
     if isinstance(config, DictConfig):
-        return OmegaConf.to_container(config, resolve=True)
+        return cast(dict, OmegaConf.to_container(config, resolve=True))
     return None if config is None else dict(config)
-
-
-def patch_psnr(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-    """Per-patch PSNR (peak 1) of clamped, unquantised outputs: a cheap validation signal."""
-    mse = (sr.clamp(0, 1) - hr).pow(2).flatten(1).mean(1)
-    return -10 * torch.log10(mse.clamp_min(1e-12))
 
 
 class ESPCNModule(L.LightningModule):
     """ESPCN with MSE loss; optimiser and scheduler are Hydra configs built in configure_optimizers.
 
     ``last_layer_lr_scale`` multiplies the learning rate of the sub-pixel layer (the paper: 0.1).
+    Built by Hydra from ``conf/module/espcn.yaml`` (not recursively: its config arguments stay
+    configs, saved as plain hyperparameters in every checkpoint).
     """
 
     def __init__(
@@ -49,10 +49,10 @@ class ESPCNModule(L.LightningModule):
                 "image_every_n_epochs": image_every_n_epochs,
             }
         )
-        self.net = instantiate(self.hparams.net)
+        self.net = instantiate(self.hparams["net"])
         if not isinstance(self.net, ESPCN):
-            raise ValueError(
-                f"model={self.hparams.net['_target_']} has nothing to train; use model=espcn"
+            raise ConfigError(
+                f"model={self.hparams['net']['_target_']} has nothing to train; use model=espcn"
             )
         self.best_val_psnr = float("-inf")
         self._loss_sum: torch.Tensor | None = None
@@ -72,7 +72,7 @@ class ESPCNModule(L.LightningModule):
     def on_train_epoch_end(self) -> None:
         """Log the epoch's mean training loss once. Summed here rather than by ``self.log`` on
         every step, whose bookkeeping cost about 15% of a step on 2 CPU cores (the bench)."""
-        if self._loss_steps:
+        if self._loss_steps and self._loss_sum is not None:
             mean = self._loss_sum / self._loss_steps
             self.log("train/loss", mean, prog_bar=True, sync_dist=True)
         self._loss_sum, self._loss_steps = None, 0
@@ -106,13 +106,12 @@ class ESPCNModule(L.LightningModule):
         self.best_val_psnr = checkpoint.get("best_val_psnr", float("-inf"))
 
     def _panel_due(self) -> bool:
-        every = self.hparams.image_every_n_epochs
+        every = self.hparams["image_every_n_epochs"]
         return (
             every > 0
             and not self.trainer.sanity_checking
             and self.current_epoch % every == 0
-            and hasattr(self.logger, "experiment")
-            and hasattr(self.logger.experiment, "add_image")
+            and hasattr(getattr(self.logger, "experiment", None), "add_image")
         )
 
     def _log_panel(self, lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor) -> None:
@@ -120,19 +119,20 @@ class ESPCNModule(L.LightningModule):
         bicubic = imresize(lr, self.net.scale)
         rows = torch.cat([bicubic, sr, hr], dim=-1).clamp(0, 1)
         panel = torch.cat(list(rows), dim=-2)
-        self.logger.experiment.add_image("val/bicubic_espcn_hr", panel, self.current_epoch)
+        experiment: Any = getattr(self.logger, "experiment", None)
+        experiment.add_image("val/bicubic_espcn_hr", panel, self.current_epoch)
 
     def configure_optimizers(self):
         """One parameter group, or two when the last layer learns at its own rate."""
         groups: list[dict] = [{"params": list(self.net.parameters())}]
-        if self.hparams.last_layer_lr_scale != 1.0:
+        if self.hparams["last_layer_lr_scale"] != 1.0:
             body = [p for name, p in self.net.named_parameters() if not name.startswith("tail.")]
-            tail_lr = self.hparams.optimizer["lr"] * self.hparams.last_layer_lr_scale
+            tail_lr = self.hparams["optimizer"]["lr"] * self.hparams["last_layer_lr_scale"]
             groups = [{"params": body}, {"params": list(self.net.tail.parameters()), "lr": tail_lr}]
-        optimizer = instantiate(self.hparams.optimizer, _partial_=True)(groups)
-        if not self.hparams.scheduler:
+        optimizer = instantiate(self.hparams["optimizer"], _partial_=True)(groups)
+        if not self.hparams["scheduler"]:
             return optimizer
-        scheduler = instantiate(self.hparams.scheduler, _partial_=True)(optimizer)
+        scheduler = instantiate(self.hparams["scheduler"], _partial_=True)(optimizer)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss", "interval": "epoch"},

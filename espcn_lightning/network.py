@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import nn
+
+from espcn_lightning.errors import ConfigError
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -25,7 +30,7 @@ class ESPCN(nn.Module):
     ) -> None:
         super().__init__()
         if activation not in _ACTIVATIONS:
-            raise ValueError(f"model.activation={activation!r}: choose tanh or relu")
+            raise ConfigError(f"model.activation={activation!r}: choose tanh or relu")
         self.scale, self.activation = scale, activation
         n1, n2 = widths
         f1, f2, f3 = kernels
@@ -42,13 +47,13 @@ class ESPCN(nn.Module):
 
     def reset_parameters(self) -> None:
         """Orthogonal weights scaled for the activation, a small last layer, zero biases."""
-        gain = nn.init.calculate_gain(self.activation)
+        gain = nn.init.calculate_gain(self.activation)  # type: ignore[arg-type]
         for conv in self.body:
             if isinstance(conv, nn.Conv2d):
                 nn.init.orthogonal_(conv.weight, gain)
-                nn.init.zeros_(conv.bias)
+                nn.init.zeros_(conv.bias)  # type: ignore[arg-type]
         nn.init.orthogonal_(self.tail.weight, 0.1)
-        nn.init.zeros_(self.tail.bias)
+        nn.init.zeros_(self.tail.bias)  # type: ignore[arg-type]
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) LR in [0, 1] to (N, C, r*h, r*w) SR, not clamped."""
@@ -64,3 +69,11 @@ class ESPCN(nn.Module):
             "kernels": [body[0].kernel_size[0], body[1].kernel_size[0], self.tail.kernel_size[0]],
             "channels": body[0].in_channels,
         }
+
+
+def rebuild(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> ESPCN:
+    """The one way to rebuild or copy a network: a float32 CPU ESPCN from its config (keys that
+    start with ``_``, like Hydra's ``_target_``, ignored) holding ``state``'s weights."""
+    net = ESPCN(**{k: v for k, v in config.items() if not k.startswith("_")})
+    net.load_state_dict(state)
+    return net

@@ -11,13 +11,10 @@ from pathlib import Path
 
 import torch
 
-from espcn_lightning.network import ESPCN
+from espcn_lightning.errors import WeightsError
+from espcn_lightning.network import ESPCN, rebuild
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-
-
-class WeightsError(ValueError):
-    """A model name or file could not be loaded; the message says which and why."""
 
 
 def shipped_models() -> list[str]:
@@ -86,9 +83,8 @@ def load_model(name_or_path: str | Path, scale: int | None = None) -> ESPCN:
         raise WeightsError(
             f"{path}: model is for x{config.get('scale')}, not x{scale}; pick a x{scale} model"
         )
-    net = ESPCN(**{k: v for k, v in config.items() if not k.startswith("_")})
     try:
-        net.load_state_dict(state)
+        net = rebuild(config, state)
     except RuntimeError as error:
         first = str(error).splitlines()[0]
         raise WeightsError(f"{path}: weights do not fit {config} ({first})") from error

@@ -18,7 +18,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
+try:
+    import matplotlib
+except ImportError as missing:  # an optional extra: training and evaluation never import this
+    raise SystemExit(
+        "error: the sweep report draws with matplotlib: pip install -e '.[report]'"
+    ) from missing
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -19,10 +19,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from espcn_lightning.colour import upscale_rgb
 from espcn_lightning.data import dataset_files
 from espcn_lightning.degradations import modcrop
+from espcn_lightning.engines import Upscaler, bicubic_upscaler
 from espcn_lightning.images import read_image
-from espcn_lightning.inference import Upscaler, bicubic_upscaler, upscale_rgb
 
 #: Folder beside results.html holding its pictures.
 IMAGE_DIR = "results"

@@ -18,16 +18,16 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 
-from espcn_lightning.callbacks import NonFiniteLossError
 from espcn_lightning.dashboard import dashboard_callback
-from espcn_lightning.data import DataError
-from espcn_lightning.evaluate import evaluate
-from espcn_lightning.images import ImageReadError
-from espcn_lightning.inference import network_upscaler
+from espcn_lightning.engines import network_upscaler
+from espcn_lightning.errors import RunExistsError, user_error
 from espcn_lightning.module import ESPCNModule
-from espcn_lightning.pretrained import WeightsError, load_model, save_weights
+from espcn_lightning.network import ESPCN
+from espcn_lightning.pretrained import load_model, save_weights
+from espcn_lightning.protocol import evaluate
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,7 @@ def git_commit() -> str:
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, ESPCNModule, L.Trainer]:
     """Datamodule, LightningModule and Trainer from a composed train config."""
     datamodule = instantiate(cfg.data, degradation=instantiate(cfg.degradation))
-    module = ESPCNModule(
-        net=cfg.model,
-        optimizer=cfg.optim.optimizer,
-        scheduler=cfg.optim.scheduler,
-        last_layer_lr_scale=cfg.optim.last_layer_lr_scale,
-        image_every_n_epochs=cfg.image_every_n_epochs,
-    )
+    module = instantiate(cfg.module)
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
     callbacks.append(dashboard_callback(cfg))
     loggers = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None]
@@ -64,11 +58,11 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, ESPCNModule, L.Traine
     return datamodule, module, trainer
 
 
-def report_scores(best_path: str, cfg: DictConfig, trainer: L.Trainer) -> dict[str, float]:
+def report_scores(net: ESPCN, cfg: DictConfig, trainer: L.Trainer) -> dict[str, float]:
     """PSNR of the selected model on ``report_sets`` (reported only, never used to select)."""
     if not cfg.report_sets:
         return {}
-    upscale = network_upscaler(load_model(best_path))
+    upscale = network_upscaler(net)
     result = evaluate(
         upscale, instantiate(cfg.degradation), cfg.scale, cfg.paths.data_dir, list(cfg.report_sets)
     )
@@ -82,7 +76,7 @@ def train(cfg: DictConfig) -> dict:
     """Fit, then export the best checkpoint's weights; returns the run's summary."""
     checkpoints = Path(cfg.paths.output_dir) / "checkpoints"
     if cfg.ckpt_path is None and any(checkpoints.glob("*.ckpt")):
-        raise FileExistsError(
+        raise RunExistsError(
             f"{checkpoints} already holds checkpoints; pass ckpt_path=last to resume that run, "
             "or choose a new hydra.run.dir"
         )
@@ -92,8 +86,9 @@ def train(cfg: DictConfig) -> dict:
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     seconds = time.perf_counter() - start
-    best_path = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    best_score = trainer.checkpoint_callback.best_model_score if best_path else None
+    checkpoint, best_path, best_score = trainer.checkpoint_callback, "", None
+    if isinstance(checkpoint, ModelCheckpoint) and checkpoint.best_model_path:
+        best_path, best_score = checkpoint.best_model_path, checkpoint.best_model_score
     summary = {
         "status": "completed",
         "best_val_psnr": float(best_score) if best_score is not None else None,
@@ -102,7 +97,8 @@ def train(cfg: DictConfig) -> dict:
         "best_checkpoint": best_path,
     }
     if best_path and trainer.is_global_zero:
-        summary.update(report_scores(best_path, cfg, trainer))
+        best = load_model(best_path)
+        summary.update(report_scores(best, cfg, trainer))
         if cfg.export_weights:
             provenance = {
                 "command": " ".join(["python -m espcn_lightning.train", *sys.argv[1:]]),
@@ -110,7 +106,7 @@ def train(cfg: DictConfig) -> dict:
                 **summary,
             }
             out = Path(cfg.paths.output_dir) / "model.pt"
-            save_weights(load_model(best_path), out, provenance)
+            save_weights(best, out, provenance)
             log.info(
                 "best val PSNR %.3f dB after %d epochs (%.0f s); weights: %s",
                 summary["best_val_psnr"],
@@ -127,26 +123,20 @@ def write_summary(cfg: DictConfig, summary: dict) -> None:
     path.write_text(json.dumps(summary, indent=2) + "\n")
 
 
-EXPECTED_ERRORS = (
-    NonFiniteLossError,
-    DataError,
-    ImageReadError,
-    WeightsError,
-    FileExistsError,
-    ValueError,
-)
-
-
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the best val PSNR so sweepers (Optuna) can optimise it.
 
-    A known failure ends a single run with a one-line error; in a multirun the job is recorded
-    as failed in its summary.json and the other jobs go on.
+    A user error (``errors.UserError``, also when Hydra's ``instantiate`` wrapped it) ends a single
+    run with a one-line error; in a multirun the job is recorded as failed in its summary.json and
+    the other jobs go on. Anything else is a bug and keeps its traceback.
     """
     try:
         summary = train(cfg)
-    except EXPECTED_ERRORS as error:
+    except Exception as raised:
+        error = user_error(raised)
+        if error is None:
+            raise
         write_summary(cfg, {"status": "failed", "error": str(error)})
         log.error("%s", error)
         if HydraConfig.get().mode == RunMode.MULTIRUN:

@@ -20,16 +20,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from espcn_lightning.engines import ENGINES, EngineError, build
-from espcn_lightning.images import ImageReadError, is_image_file, read_image, write_image
-from espcn_lightning.inference import upscale_rgb
-from espcn_lightning.pretrained import WeightsError, load_model
+from espcn_lightning.colour import upscale_rgb
+from espcn_lightning.engines import ENGINES, Upscaler, build, keep_freed_memory
+from espcn_lightning.errors import UpscaleError, UserError
+from espcn_lightning.images import is_image_file, read_image, write_image
+from espcn_lightning.pretrained import load_model
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
-
-
-class UpscaleError(RuntimeError):
-    """Bad input or output path; the message says which and what to do."""
 
 
 def pick_device(name: str) -> torch.device:
@@ -49,13 +46,17 @@ def check_output(source: Path, target: Path, overwrite: bool) -> None:
         raise UpscaleError(f"{target} already exists; pass --overwrite to replace it")
 
 
-def upscale_image(source: Path, target: Path, upscale, scale: int, overwrite: bool) -> None:
+def upscale_image(
+    source: Path, target: Path, upscale: Upscaler, scale: int, overwrite: bool
+) -> None:
     """One image file to one image file (format from the suffix)."""
     check_output(source, target, overwrite)
     write_image(target, upscale_rgb(read_image(source), upscale, scale))
 
 
-def upscale_folder(source: Path, target: Path, upscale, scale: int, overwrite: bool) -> int:
+def upscale_folder(
+    source: Path, target: Path, upscale: Upscaler, scale: int, overwrite: bool
+) -> int:
     """Every image in a folder (not recursive) into another folder, same names."""
     if target.exists() and target.resolve() == source.resolve():
         raise UpscaleError(f"{target}: output folder is the input folder; choose another")
@@ -69,7 +70,12 @@ def upscale_folder(source: Path, target: Path, upscale, scale: int, overwrite: b
 
 
 def upscale_video(
-    source: Path, target: Path, upscale, scale: int, overwrite: bool, progress: bool = True
+    source: Path,
+    target: Path,
+    upscale: Upscaler,
+    scale: int,
+    overwrite: bool,
+    progress: bool = True,
 ) -> int:
     """Stream a video's frames through the upscaler into an mp4v/MJPG file; returns frames."""
     check_output(source, target, overwrite)
@@ -80,7 +86,8 @@ def upscale_video(
     width = int(reader.get(cv2.CAP_PROP_FRAME_WIDTH)) * scale
     height = int(reader.get(cv2.CAP_PROP_FRAME_HEIGHT)) * scale
     total = int(reader.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if target.suffix.lower() == ".avi" else "mp4v"))
+    codec = "MJPG" if target.suffix.lower() == ".avi" else "mp4v"
+    fourcc = cv2.VideoWriter_fourcc(*codec)  # type: ignore[attr-defined]
     writer = cv2.VideoWriter(str(target), fourcc, fps, (width, height))
     decoded: queue.Queue = queue.Queue(maxsize=4)
     encoded: queue.Queue = queue.Queue(maxsize=4)
@@ -133,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     args = parser.parse_args(argv)
+    keep_freed_memory()
     try:
         net = load_model(args.model).to(pick_device(args.device))
         upscale, scale = build(args.engine, net), net.scale
@@ -148,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"upscaled {source} x{scale} into {args.output}")
         else:
             raise UpscaleError(f"{source}: no such file or folder; check the path")
-    except (UpscaleError, ImageReadError, WeightsError, EngineError) as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -1,28 +1,97 @@
-"""Shared test fixtures: the real benchmark data directory and small images of every mode."""
+"""Shared test fixtures: the benchmark data, composed train configs, TensorBoard scalars.
+
+Tests that take ``data_dir`` are marked ``data`` (``-m "not data"`` runs the
+unit tests alone) and skip with the reason when the images are missing, unless
+ESPCN_REQUIRE_DATA is set (CI), where a missing data directory fails them.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig, open_dict
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from espcn_lightning import bench
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("ESPCN_DATA_DIR", ROOT / "data")).resolve()
 REFERENCE_DIR = Path(__file__).parent / "fixtures"
+DATA_FIXTURES = {"data_dir"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the benchmark images as ``data``."""
+    for item in items:
+        if DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.data)
+
+
+def _needed(folder: Path, what: str) -> Path:
+    """``folder`` if it exists; else skip with the reason (fail when ESPCN_REQUIRE_DATA is set)."""
+    if not folder.is_dir():
+        message = f"{what} not found at {folder}; set ESPCN_DATA_DIR"
+        if os.environ.get("ESPCN_REQUIRE_DATA"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return folder
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The real benchmark images (`make data` fetches them; CI: ../shared/data)."""
-    assert (DATA_DIR / "T91").is_dir(), (
-        f"benchmark data not found at {DATA_DIR}; run `make data` or set ESPCN_DATA_DIR"
-    )
-    return DATA_DIR
+    return _needed(DATA_DIR / "T91", "benchmark data (run `make data`)").parent
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    """Independent test vectors (tests/fixtures)."""
-    assert REFERENCE_DIR.is_dir(), f"reference vectors not found at {REFERENCE_DIR}"
+    """Independent test vectors (tests/fixtures): small tables of numbers shipped with the tests."""
     return REFERENCE_DIR
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    """The project checkout: the working directory of the command-line runs."""
+    return ROOT
+
+
+@pytest.fixture
+def train_config() -> Callable[..., DictConfig]:
+    """Compose ``conf/train.yaml`` with overrides; its outputs go to ``output_dir`` if given."""
+
+    def make(
+        output_dir: Path | None = None, overrides: Sequence[str] = (), hydra: bool = False
+    ) -> DictConfig:
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+            cfg = compose("train", overrides=list(overrides), return_hydra_config=hydra)
+        if output_dir is not None:
+            with open_dict(cfg):
+                cfg.paths.output_dir = str(output_dir)
+        return cfg
+
+    return make
+
+
+@pytest.fixture
+def tensorboard_scalars() -> Callable[[Path, str], list]:
+    """The events of one scalar tag in a run's tensorboard/ folder ([] when never logged)."""
+
+    def read(run_dir: Path, tag: str) -> list:
+        events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+        events.Reload()
+        return events.Scalars(tag) if tag in events.Tags().get("scalars", []) else []
+
+    return read
+
+
+@pytest.fixture
+def t91_calibration(data_dir) -> list[np.ndarray]:
+    """LR Y crops of the first T91 images (training data, never test) for int8 calibration."""
+    return bench.t91_calibration(data_dir, 3, count=4)

@@ -19,8 +19,8 @@ from playwright.sync_api import expect
 
 from espcn_lightning.browser import browser_missing, chromium, tensorboard
 from espcn_lightning.degradations import Bicubic
-from espcn_lightning.evaluate import evaluate
-from espcn_lightning.inference import bicubic_upscaler
+from espcn_lightning.engines import bicubic_upscaler
+from espcn_lightning.protocol import evaluate
 
 pytestmark = pytest.mark.browser
 

@@ -6,12 +6,12 @@ import torch
 from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
-from test_train import train_config
 
 from espcn_lightning.dashboard import METRIC, tuned_hparams
-from espcn_lightning.data import DataError
 from espcn_lightning.degradations import imresize
-from espcn_lightning.module import ESPCNModule, patch_psnr
+from espcn_lightning.errors import DataError
+from espcn_lightning.metrics import patch_psnr
+from espcn_lightning.module import ESPCNModule
 from espcn_lightning.train import train
 
 QUICK = [
@@ -37,7 +37,7 @@ def plugin_content(run_dir, plugin):
         return {}
 
 
-def test_the_hyperparameters_are_what_a_user_tunes_not_callbacks_or_paths(tmp_path):
+def test_the_hyperparameters_are_what_a_user_tunes_not_callbacks_or_paths(tmp_path, train_config):
     hparams, chosen = tuned_hparams(train_config(tmp_path))
     assert hparams["model/activation"] == "relu" and hparams["data/batch_size"] == 16
     assert hparams["optim/optimizer"] == "Adam" and hparams["optim/optimizer/lr"] == 1e-3
@@ -48,7 +48,7 @@ def test_the_hyperparameters_are_what_a_user_tunes_not_callbacks_or_paths(tmp_pa
     assert "data/data_dir" not in hparams and chosen == set()
 
 
-def test_keys_set_on_the_command_line_are_marked_to_come_first(tmp_path):
+def test_keys_set_on_the_command_line_are_marked_to_come_first(tmp_path, train_config):
     overrides = [
         "experiment=smoke",
         "data.batch_size=8",
@@ -65,14 +65,16 @@ def test_keys_set_on_the_command_line_are_marked_to_come_first(tmp_path):
     assert hparams["optim/scheduler/patience"] == 4 and "sweep" not in hparams
 
 
-def test_a_run_that_fails_before_training_declares_no_hyperparameters(tmp_path):
+def test_a_run_that_fails_before_training_declares_no_hyperparameters(tmp_path, train_config):
     cfg = train_config(tmp_path, [*QUICK, f"paths.data_dir={tmp_path / 'nowhere'}"])
     with pytest.raises(DataError):
         train(cfg)
     assert plugin_content(tmp_path, "hparams") == {}
 
 
-def test_a_trained_run_declares_its_layout_hyperparameters_and_bicubic_baseline(tmp_path, data_dir):
+def test_a_trained_run_declares_its_layout_hyperparameters_and_bicubic_baseline(
+    tmp_path, train_config, data_dir
+):
     cfg = train_config(tmp_path, [*QUICK, f"paths.data_dir={data_dir}"])
     summary = train(cfg)
     run = events(tmp_path)
@@ -94,7 +96,9 @@ def test_a_trained_run_declares_its_layout_hyperparameters_and_bicubic_baseline(
     torch.testing.assert_close(torch.tensor(logged[0]), expected, atol=1e-3, rtol=0)
 
 
-def test_the_best_validation_psnr_survives_a_checkpoint_so_a_resumed_run_reports_it(tmp_path):
+def test_the_best_validation_psnr_survives_a_checkpoint_so_a_resumed_run_reports_it(
+    tmp_path, train_config
+):
     cfg = train_config(tmp_path)
     build = {"net": cfg.model, "optimizer": cfg.optim.optimizer}
     trained, resumed = ESPCNModule(**build), ESPCNModule(**build)

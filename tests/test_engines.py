@@ -9,9 +9,15 @@ import torch
 from espcn_lightning import engines, load_model
 from espcn_lightning.colour import luma
 from espcn_lightning.degradations import Bicubic
-from espcn_lightning.engines import EngineError, build, keep_freed_memory, resolve, torch_upscaler
+from espcn_lightning.engines import (
+    build,
+    keep_freed_memory,
+    network_upscaler,
+    resolve,
+    torch_upscaler,
+)
+from espcn_lightning.errors import EngineError
 from espcn_lightning.images import read_image
-from espcn_lightning.inference import network_upscaler
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +42,9 @@ def test_each_cpu_engine_matches_eager_float32(net, lr, engine, tolerance):
     assert (got - expected).abs().max().item() <= tolerance
 
 
-def test_int8_calibrated_on_training_images_stays_close_to_float32(net, lr, data_dir):
-    calibration = []
-    for path in sorted((data_dir / "T91").iterdir())[:4]:
-        y = torch.from_numpy(luma(read_image(path))).double()[:144, :144] / 255
-        calibration.append(Bicubic(3)(y)[None, None].float().numpy())
+def test_int8_calibrated_on_training_images_stays_close_to_float32(net, lr, t91_calibration):
     expected = network_upscaler(net)(lr)
-    got = build("int8", net, calibration)(lr)
+    got = build("int8", net, t91_calibration)(lr)
     rmse = (got - expected).pow(2).mean().sqrt().item()
     assert 0 < rmse < 2 / 255
 

@@ -1,11 +1,11 @@
-"""Per-image PSNR / SSIM on quantised, shaved Y, and image-weighted averages."""
+"""Per-image PSNR / SSIM on quantised, shaved Y, and the per-patch PSNR of validation."""
 
 import math
 
 import pytest
 import torch
 
-from espcn_lightning.metrics import DatasetScore, average_by_image, psnr, quantise, shave, ssim
+from espcn_lightning.metrics import patch_psnr, psnr, quantise, shave, ssim
 
 
 def test_quantise_clamps_then_rounds_to_8_bit_levels():
@@ -43,10 +43,10 @@ def test_ssim_is_one_for_identical_images_and_lower_for_noise():
     assert strong < mild < 0.99
 
 
-def test_average_weighs_every_image_equally_across_datasets():
-    small, large = DatasetScore(), DatasetScore()
-    small.add(30.0, 0.9, 0.1)
-    for _ in range(3):
-        large.add(26.0, 0.7, 0.1)
-    average = average_by_image({"small": small, "large": large})
-    assert average == {"psnr": 27.0, "ssim": pytest.approx(0.75), "images": 4}
+def test_patch_psnr_is_per_patch_on_clamped_outputs():
+    hr = torch.full((2, 1, 4, 4), 0.5)
+    sr = hr.clone()
+    sr[0] += 0.1
+    sr[1] = 2.0  # clamped to 1: an error of 0.5
+    expected = [-10 * math.log10(0.1**2), -10 * math.log10(0.5**2)]
+    assert patch_psnr(sr, hr).tolist() == pytest.approx(expected, abs=1e-4)

@@ -10,10 +10,11 @@ import torch
 
 from espcn_lightning import load_model
 from espcn_lightning.degradations import Bicubic
-from espcn_lightning.evaluate import evaluate
-from espcn_lightning.inference import network_upscaler
+from espcn_lightning.engines import network_upscaler
+from espcn_lightning.errors import WeightsError
 from espcn_lightning.network import ESPCN
-from espcn_lightning.pretrained import WEIGHTS_DIR, WeightsError, save_weights, shipped_models
+from espcn_lightning.pretrained import WEIGHTS_DIR, save_weights, shipped_models
+from espcn_lightning.protocol import evaluate
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SHIPPED = ["espcn_x3_tanh_t91", "espcn_x3_relu_t91"]

@@ -1,4 +1,5 @@
-"""The evaluation protocol reproduces the field's bicubic numbers from the independent reference."""
+"""The evaluation protocol: image-weighted averages, and the field's bicubic numbers reproduced
+from the independent reference."""
 
 import csv
 
@@ -6,14 +7,23 @@ import pytest
 
 from espcn_lightning.data import dataset_files
 from espcn_lightning.degradations import Bicubic
-from espcn_lightning.evaluate import evaluate, evaluate_image
+from espcn_lightning.engines import bicubic_upscaler
 from espcn_lightning.images import read_image
-from espcn_lightning.inference import bicubic_upscaler
+from espcn_lightning.protocol import DatasetScore, average_by_image, evaluate, evaluate_image
 
 
 def reference(reference_dir, scale):
     rows = csv.DictReader((reference_dir / "bicubic_y_psnr_ssim.tsv").open(), delimiter="\t")
     return {(r["dataset"], r["image"]): r for r in rows if int(r["scale"]) == scale}
+
+
+def test_average_weighs_every_image_equally_across_datasets():
+    small, large = DatasetScore(), DatasetScore()
+    small.add(30.0, 0.9, 0.1)
+    for _ in range(3):
+        large.add(26.0, 0.7, 0.1)
+    average = average_by_image({"small": small, "large": large})
+    assert average == {"psnr": 27.0, "ssim": pytest.approx(0.75), "images": 4}
 
 
 @pytest.mark.parametrize(("image", "expected"), [("baboon", 23.21), ("comic", 23.12)])

@@ -6,23 +6,18 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from test_train import train_config
 
-from espcn_lightning.datamodule import build_patches
 from espcn_lightning.degradations import Bicubic
-from espcn_lightning.evaluate import evaluate
-from espcn_lightning.inference import bicubic_upscaler
+from espcn_lightning.engines import bicubic_upscaler
 from espcn_lightning.pretrained import load_model
+from espcn_lightning.protocol import evaluate
 from espcn_lightning.train import train
 
-ROOT = Path(__file__).resolve().parents[1]
 QUICK = [
     "experiment=smoke",
     "trainer.limit_val_batches=1",
@@ -44,28 +39,22 @@ def train_cmd(run_dir, data_dir, *overrides):
     ]
 
 
-def run(cmd, **kwargs):
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, **kwargs)
+@pytest.fixture
+def run(root):
+    def run_command(cmd, **kwargs):
+        return subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300, **kwargs)
+
+    return run_command
 
 
-def scalar_steps(run_dir, tag):
-    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
-    events.Reload()
-    return [e.step for e in events.Scalars(tag)]
-
-
-def epochs_logged(run_dir):
-    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
-    events.Reload()
-    return [int(e.value) for e in events.Scalars("epoch")]
-
-
-def test_a_run_killed_mid_epoch_resumes_into_the_same_dir(tmp_path, data_dir):
+def test_a_run_killed_mid_epoch_resumes_into_the_same_dir(
+    tmp_path, data_dir, root, run, tensorboard_scalars
+):
     run_dir = tmp_path / "run"
     epochs = ["trainer.max_epochs=6", "trainer.limit_train_batches=60"]
     process = subprocess.Popen(
         train_cmd(run_dir, data_dir, *epochs),
-        cwd=ROOT,
+        cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -88,14 +77,15 @@ def test_a_run_killed_mid_epoch_resumes_into_the_same_dir(tmp_path, data_dir):
     assert checkpoint["epoch"] == 5
     assert "optimizer_states" in checkpoint and checkpoint["lr_schedulers"]
     assert json.loads((run_dir / "summary.json").read_text())["epochs"] == 6
-    steps = scalar_steps(run_dir, "val/psnr")
+    steps = [e.step for e in tensorboard_scalars(run_dir, "val/psnr")]
     assert steps == sorted(set(steps)) and len(steps) == 6
-    assert sorted(set(epochs_logged(run_dir))) == list(range(6))
+    epochs = [int(e.value) for e in tensorboard_scalars(run_dir, "epoch")]
+    assert sorted(set(epochs)) == list(range(6))
     load_model(last)
 
 
 def test_a_non_finite_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(
-    tmp_path, data_dir
+    tmp_path, data_dir, run
 ):
     run_dir = tmp_path / "run"
     result = run(train_cmd(run_dir, data_dir, "trainer.max_epochs=3", "optim.optimizer.lr=inf"))
@@ -109,7 +99,7 @@ def test_a_non_finite_loss_stops_with_one_line_and_keeps_the_last_good_checkpoin
         assert all(torch.isfinite(v).all() for v in state.values())
 
 
-def test_the_same_seed_gives_the_same_validation_psnr(tmp_path, data_dir):
+def test_the_same_seed_gives_the_same_validation_psnr(tmp_path, data_dir, run):
     values = []
     for name in ("a", "b"):
         result = run(train_cmd(tmp_path / name, data_dir, "trainer.max_epochs=2", "seed=7"))
@@ -118,13 +108,13 @@ def test_the_same_seed_gives_the_same_validation_psnr(tmp_path, data_dir):
     assert f"{values[0]:.6f}" == f"{values[1]:.6f}"
 
 
-def test_an_unknown_config_key_is_named(tmp_path, data_dir):
+def test_an_unknown_config_key_is_named(tmp_path, data_dir, run):
     result = run(train_cmd(tmp_path / "run", data_dir, "trainer.max_epoch=3"))
     assert result.returncode != 0
     assert "max_epoch" in result.stderr
 
 
-def test_a_missing_data_dir_ends_in_one_line(tmp_path):
+def test_a_missing_data_dir_ends_in_one_line(tmp_path, run):
     result = run(train_cmd(tmp_path / "run", tmp_path / "nowhere"))
     assert result.returncode == 1
     assert (
@@ -135,7 +125,9 @@ def test_a_missing_data_dir_ends_in_one_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_ddp_trains_on_two_cpu_processes_and_logs_once(tmp_path, data_dir):
+def test_ddp_trains_on_two_cpu_processes_and_logs_once(
+    tmp_path, data_dir, run, tensorboard_scalars
+):
     run_dir = tmp_path / "ddp"
     result = run(
         train_cmd(
@@ -144,15 +136,9 @@ def test_ddp_trains_on_two_cpu_processes_and_logs_once(tmp_path, data_dir):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 1
-    assert scalar_steps(run_dir, "val/psnr") == sorted(set(scalar_steps(run_dir, "val/psnr")))
-    assert len(scalar_steps(run_dir, "val/psnr")) == 2
-
-
-def test_images_smaller_than_a_patch_are_skipped_in_training_with_a_warning(caplog):
-    images = [("tiny", np.zeros((20, 20), np.uint8)), ("ok", np.zeros((60, 60), np.uint8))]
-    lr, hr = build_patches(images, Bicubic(3), 3, 17, 14)
-    assert len(lr) == 1 and hr.shape[-1] == 51
-    assert "skipping tiny: 20x20 is smaller than one 51-pixel HR patch" in caplog.text
+    steps = [e.step for e in tensorboard_scalars(run_dir, "val/psnr")]
+    assert steps == sorted(set(steps))
+    assert len(steps) == 2
 
 
 def test_images_too_small_to_score_are_skipped_in_evaluation(tmp_path, caplog):
@@ -167,7 +153,9 @@ def test_images_too_small_to_score_are_skipped_in_evaluation(tmp_path, caplog):
     assert "woman.png: too small to score" in caplog.text
 
 
-def test_training_never_overwrites_the_checkpoints_of_an_existing_run(tmp_path, data_dir):
+def test_training_never_overwrites_the_checkpoints_of_an_existing_run(
+    tmp_path, data_dir, train_config
+):
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"precious")
     cfg = train_config(tmp_path, [f"paths.data_dir={data_dir}"])

@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from espcn_lightning.degradations import Bicubic
-from espcn_lightning.evaluate import evaluate
-from espcn_lightning.inference import bicubic_upscaler
+from espcn_lightning.engines import bicubic_upscaler
+from espcn_lightning.protocol import evaluate
 from espcn_lightning.results_page import colour_views, table_rows, write_results_page
 
 

@@ -3,32 +3,27 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from espcn_lightning.report import Job, table_rows, verdict
 from espcn_lightning.report import main as report_main
 
-ROOT = Path(__file__).resolve().parents[1]
 STUDIES = ["base", "batch_size", "threshold", "decay", "patience", "split"]
 
 
 @pytest.mark.parametrize("sweep", STUDIES)
-def test_every_sweep_composes_with_the_seed_study_defaults(sweep):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"sweep={sweep}"], return_hydra_config=True)
+def test_every_sweep_composes_with_the_seed_study_defaults(train_config, sweep):
+    cfg = train_config(overrides=[f"sweep={sweep}"], hydra=True)
     params = cfg.hydra.sweeper.params
     assert params.seed == "1,2,3"
     assert cfg.data.batch_size == 16 and cfg.data.val_fraction == 0.2
     assert cfg.optim.scheduler.factor == 0.5 and cfg.optim.scheduler.patience == 2
 
 
-def test_a_multirun_logs_each_job_and_survives_a_failing_one(tmp_path, data_dir):
+def test_a_multirun_logs_each_job_and_survives_a_failing_one(
+    tmp_path, data_dir, root, tensorboard_scalars
+):
     sweep_dir = tmp_path / "sweep"
     result = subprocess.run(
         [
@@ -48,7 +43,7 @@ def test_a_multirun_logs_each_job_and_survives_a_failing_one(tmp_path, data_dir)
             "trainer.enable_progress_bar=false",
             "report_sets=[]",
         ],
-        cwd=ROOT,
+        cwd=root,
         capture_output=True,
         text=True,
         timeout=300,
@@ -60,9 +55,7 @@ def test_a_multirun_logs_each_job_and_survives_a_failing_one(tmp_path, data_dir)
         overrides = (job / ".hydra" / "overrides.yaml").read_text()
         statuses[overrides] = summary["status"]
         if summary["status"] == "completed":
-            events = EventAccumulator(str(job / "tensorboard"))
-            events.Reload()
-            assert "val/psnr" in events.Tags()["scalars"]
+            assert tensorboard_scalars(job, "val/psnr")
     assert len(statuses) == 4
     assert sorted(statuses.values()) == ["completed", "completed", "failed", "failed"]
     assert all(("inf" in o) == (s == "failed") for o, s in statuses.items())

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from espcn_lightning import load_model
-from espcn_lightning.export import export_onnx
+from espcn_lightning.engines import export_onnx
 from espcn_lightning.export import main as export_main
 from espcn_lightning.images import read_image
 from espcn_lightning.upscale import main
