@@ -277,6 +277,48 @@ def bench_pipeline(data_dir: Path, batches: int) -> dict:
     return {"memory_batches_per_s": memory, "file_batches_per_s": disk, "ratio": memory / disk}
 
 
+def bench_cuda_engines(net: ESPCN, data_dir: Path, repeats: int) -> list[dict]:
+    """On a CUDA device: ms per 1080p x3 frame for eager fp32, channels_last and fp16 (``half``,
+    what ``auto`` picks on CUDA), host to host as ``upscale`` runs them and on the device alone
+    (frame already there, synchronised), with each engine's Set5 PSNR. [] without CUDA."""
+    if not torch.cuda.is_available():
+        return []
+    device = torch.device("cuda")
+    gpu = cpu_copy(net).to(device)
+    frame = torch.rand(1, 1, 360, 640)
+    rows: list[dict] = []
+    reference = None
+    for name, dtype, memory in (
+        ("eager", torch.float32, torch.contiguous_format),
+        ("channels_last", torch.float32, torch.channels_last),
+        ("half", torch.float16, torch.channels_last),
+    ):
+        run = build(name, gpu)
+        host = timed(partial(run, frame), repeats, warmup=5)
+        model = cpu_copy(net).to(device, dtype, memory_format=memory)  # type: ignore[call-overload]
+        x = frame.to(device, dtype).contiguous(memory_format=memory)
+
+        @torch.inference_mode()
+        def on_device(model: ESPCN = model, x: torch.Tensor = x) -> None:
+            model(x)
+            torch.cuda.synchronize()
+
+        device_only = timed(on_device, repeats * 10, warmup=5)
+        psnr = evaluate(run, Bicubic(net.scale), net.scale, data_dir, ["Set5"])["datasets"]["Set5"]
+        reference = psnr["psnr"] if reference is None else reference
+        rows.append(
+            {
+                "engine": name,
+                "host_to_host_ms": 1000 * host,
+                "device_ms": 1000 * device_only,
+                "device_fps": 1 / device_only,
+                "set5_psnr": psnr["psnr"],
+                "set5_delta_db": psnr["psnr"] - reference,
+            }
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every benchmark, print the figures, write bench.json."""
     parser = argparse.ArgumentParser(prog="python -m espcn_lightning.bench", description=__doc__)
