@@ -1,16 +1,20 @@
 """Speed figures, side by side in one run: ``python -m espcn_lightning.bench [--out DIR]``.
 
 Inference engines on one 1080p x3 frame (640x360 in), the machine's FLOP limit for the model,
-end-to-end video fps, the Lightning loop against a plain PyTorch loop, and in-memory patches
-against reading image files each step. Prints a table and writes bench.json.
+end-to-end video fps, peak memory against image size (tiled and whole), the Lightning loop against
+a plain PyTorch loop, and in-memory patches against reading image files each step. Prints a table
+and writes bench.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -37,11 +41,13 @@ from espcn_lightning.engines import (
     network_upscaler,
     resolve,
 )
+from espcn_lightning.errors import DataError
 from espcn_lightning.images import read_image
 from espcn_lightning.module import ESPCNModule
 from espcn_lightning.network import ESPCN
 from espcn_lightning.pretrained import load_model
 from espcn_lightning.protocol import evaluate
+from espcn_lightning.tiling import DEFAULT_TILE, tile_margin, tiled_upscaler
 from espcn_lightning.upscale import upscale_video
 
 
@@ -172,9 +178,68 @@ def bench_video(net: ESPCN, data_dir: Path, frames: int, engine: str) -> dict:
             writer.write(np.roll(base, 4 * i, axis=1))
         writer.release()
         start = time.perf_counter()
-        done = upscale_video(source, target, build(engine, net), net.scale, False, progress=False)
+        enlarge = tiled_upscaler(build(engine, net), net.scale, tile_margin(net))
+        done = upscale_video(source, target, enlarge, net.scale, False, progress=False)
         seconds = time.perf_counter() - start
     return {"engine": engine, "frames": done, "seconds": seconds, "fps": done / seconds}
+
+
+#: Upscales one side x side colour image in a fresh interpreter, as the upscale command does
+#: (freed memory kept), and prints its peak resident memory before and after (ru_maxrss), so one
+#: size's peak cannot hide the next's.
+PEAK_SCRIPT = """
+import resource, sys
+import numpy as np
+from espcn_lightning import load_model
+from espcn_lightning.engines import build, keep_freed_memory
+from espcn_lightning.tiling import tile_margin, tiled_upscaler
+model, side, tile, engine = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+keep_freed_memory()
+net = load_model(model)
+enlarge = tiled_upscaler(build(engine, net), net.scale, tile_margin(net), tile)
+image = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+enlarge(image[:64, :64])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+enlarge(image)
+print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_memory(model: str, side: int, tile: int, engine: str) -> dict:
+    """Peak resident MB of upscaling a side x side colour image (``tile`` 0: whole) in a fresh
+    process, what the upscale added to it, and the size of the output itself."""
+    package_root = str(Path(__file__).resolve().parents[1])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, model, str(side), str(tile), engine],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
+    before, after = (int(v) * unit / 1e6 for v in result.stdout.split()[-2:])
+    scale = load_model(model).scale
+    return {
+        "side": side,
+        "tile": tile,
+        "engine": engine,
+        "output_mb": (side * scale) ** 2 * 3 / 1e6,
+        "peak_mb": after,
+        "added_mb": after - before,
+    }
+
+
+def bench_memory(
+    model: str, engine: str, sides=(500, 1000, 2000, 4000), whole_up_to: int = 2000
+) -> list[dict]:
+    """Peak memory against image size, tiled (the default tile) and, up to ``whole_up_to``
+    pixels a side, as one whole image."""
+    rows = [peak_memory(model, side, DEFAULT_TILE, engine) for side in sides]
+    return rows + [peak_memory(model, side, 0, engine) for side in sides if side <= whole_up_to]
 
 
 class StepClock(L.Callback):
@@ -328,6 +393,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args(argv)
     data_dir = args.data_dir or default_data_dir()
+    try:
+        for name in ("T91", "Set5", "BSD200"):
+            dataset_files(data_dir, name)
+    except DataError as error:
+        print(f"error: the benchmark needs T91, Set5 and BSD200: {error}", file=sys.stderr)
+        return 1
     net, cpu = load_model(args.model), torch.device("cpu")
     gflop = model_gflop(net, 360, 640)
     peak = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
@@ -342,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         "engines": rows,
         "layers": bench_layers(net, args.repeats),
         "video": [bench_video(net, data_dir, 60, e) for e in ("eager", resolve("auto", cpu))],
+        "memory": bench_memory(args.model, resolve("auto", cpu)),
         "training": bench_training(data_dir, steps=500),
         "pipeline": bench_pipeline(data_dir, batches=20),
     }
@@ -373,6 +445,13 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"video end to end (decode, colour, ESPCN {run['engine']}, encode, 1080p out): "
             f"{run['fps']:.2f} fps"
+        )
+    for run in result["memory"]:
+        how = f"in {run['tile']}-pixel tiles" if run["tile"] else "whole"
+        print(
+            f"memory, {run['side']}x{run['side']} colour image x{net.scale} {how} "
+            f"({run['engine']}): peak {run['peak_mb']:.0f} MB, the upscale added "
+            f"{run['added_mb']:.0f} MB (its output alone is {run['output_mb']:.0f} MB)"
         )
     print(
         f"training: Lightning {training['lightning_samples_per_s']:.0f} samples/s, plain "

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 if TYPE_CHECKING:
     from espcn_lightning.engines import Upscaler
@@ -65,19 +66,63 @@ def ycbcr_to_rgb8(ycbcr: np.ndarray) -> np.ndarray:
     return round_half_up(np.clip(rgb, 0, 255)).astype(np.uint8)
 
 
+def _cubic(x: float, a: float = -0.75) -> float:
+    """The cubic convolution kernel (Keys) with OpenCV's a = -0.75."""
+    x = abs(x)
+    if x <= 1:
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+    return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a if x < 2 else 0.0
+
+
+def _phase_weights(scale: int) -> torch.Tensor:
+    """(scale, 5) float32 taps: row k makes output pixel r*i + k from inputs i-2 .. i+2."""
+    weights = torch.zeros(scale, 5, dtype=torch.float64)
+    for k in range(scale):
+        position = (k + 0.5) / scale - 0.5
+        start = int(np.floor(position))
+        for tap in range(-1, 3):
+            weights[k, start + tap + 2] = _cubic(position - start - tap)
+    return weights.float()
+
+
+def enlarge_bicubic(planes: np.ndarray, scale: int) -> np.ndarray:
+    """float32 (h, w, C) planes to (C, r*h, r*w): OpenCV's INTER_CUBIC (a = -0.75, edges
+    replicated) for an integer factor, to 0.002 of a level, at about its speed.
+
+    Written by hand (per output phase, a weighted sum of shifted views, each product rounded before
+    it is added) rather than ``cv2.resize``, because OpenCV rounds each output pixel's weights from
+    its absolute coordinate: a tile of an image would be enlarged slightly differently from the
+    same pixels of the whole. Here every pixel goes through the same operations on the same values,
+    so a tile's pixels are bit for bit those of the whole image (``tiling.py`` relies on it).
+    """
+    weights = _phase_weights(scale).tolist()
+    channels, height, width = planes.shape[2], planes.shape[0], planes.shape[1]
+    lr = torch.from_numpy(planes).permute(2, 0, 1)[None]
+    lr = F.pad(lr, (2, 2, 2, 2), mode="replicate")[0]
+    wide = torch.zeros(channels, height + 4, width, scale)
+    for k, taps in enumerate(weights):
+        for t, weight in enumerate(taps):
+            if weight:
+                wide[..., k].add_(lr[..., t : t + width] * weight)
+    wide = wide.view(channels, height + 4, width * scale)
+    out = torch.zeros(channels, height, scale, width * scale)
+    for k, taps in enumerate(weights):
+        for t, weight in enumerate(taps):
+            if weight:
+                out[:, :, k].add_(wide[:, t : t + height] * weight)
+    return out.view(channels, height * scale, width * scale).numpy()
+
+
 def upscale_rgb(rgb: np.ndarray, upscale: Upscaler, scale: int) -> np.ndarray:
     """Upscale a uint8 RGB (H, W, 3) or grey (H, W) image: Y by ``upscale``, CbCr bicubic.
 
-    Colour work is float32 in OpenCV (conversions in one pass each, CbCr by its bicubic resize):
+    Colour work is float32 (conversions in one OpenCV pass each, CbCr by ``enlarge_bicubic``):
     ample for an 8-bit result and several times faster than the exact path on 1080p video.
     """
     if rgb.ndim == 2:
         sr = upscale(torch.from_numpy(rgb).to(torch.float32)[None, None] / 255.0)[0, 0]
         return round_half_up(sr.clamp(0, 1) * 255).to(torch.uint8).numpy()
     ycbcr = rgb8_to_ycbcr(rgb)
-    height, width = rgb.shape[:2]
     y = upscale(torch.from_numpy(ycbcr[..., 0] / 255.0)[None, None])[0, 0].numpy()
-    cbcr = cv2.resize(
-        ycbcr[..., 1:], (width * scale, height * scale), interpolation=cv2.INTER_CUBIC
-    )
-    return ycbcr_to_rgb8(cv2.merge([y * 255.0, cbcr[..., 0], cbcr[..., 1]]))
+    cb, cr = enlarge_bicubic(ycbcr[..., 1:], scale)
+    return ycbcr_to_rgb8(cv2.merge([y * 255.0, cb, cr]))

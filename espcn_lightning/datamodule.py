@@ -14,6 +14,7 @@ from espcn_lightning.colour import luma
 from espcn_lightning.data import load_dataset
 from espcn_lightning.degradations import Bicubic, Degradation, modcrop
 from espcn_lightning.errors import ConfigError
+from espcn_lightning.options import check_positive, check_scale
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,13 @@ class SRDataModule(L.LightningDataModule):
         super().__init__()
         if not 0 < val_fraction < 1:
             raise ConfigError(f"data.val_fraction={val_fraction}: use a fraction in (0, 1)")
+        check_scale(scale)
+        for option, value in (
+            ("data.patch_size", patch_size),
+            ("data.stride", stride),
+            ("data.batch_size", batch_size),
+        ):
+            check_positive(option, value)
         self.data_dir, self.train_sets = data_dir, list(train_sets)
         self.degradation = degradation or Bicubic(scale)
         self.scale, self.patch_size, self.stride = scale, patch_size, stride
@@ -129,6 +137,12 @@ class SRDataModule(L.LightningDataModule):
         order = torch.randperm(len(lr), generator=torch.Generator().manual_seed(self.seed))
         n_val = max(1, round(len(lr) * self.val_fraction))
         val, train = order[:n_val], order[n_val:]
+        if len(train) < self.batch_size:
+            raise ConfigError(
+                f"data.batch_size={self.batch_size} is larger than the {len(train)} training "
+                "patches, so no full batch could be drawn and nothing would train; lower "
+                "data.batch_size or data.stride, or add training images"
+            )
         self.train_set = PatchDataset(lr[train], hr[train], augment=self.augment)
         self.val_set = PatchDataset(lr[val], hr[val])
         log.info(

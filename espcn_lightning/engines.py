@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import importlib
 import io
 import platform
 import tempfile
@@ -25,6 +26,7 @@ import torch
 
 from espcn_lightning.degradations import imresize
 from espcn_lightning.errors import EngineError
+from espcn_lightning.files import atomic_output
 from espcn_lightning.network import ESPCN, rebuild
 
 ENGINES = ("auto", "eager", "channels_last", "bf16", "half", "onnxruntime", "int8")
@@ -51,6 +53,32 @@ def network_upscaler(
         return net(lr.to(device, torch.float32)).to("cpu", lr.dtype)
 
     return run
+
+
+def pick_device(name: str, option: str = "--device") -> torch.device:
+    """``auto``: CUDA when available, else CPU; a device that is not here is refused up front,
+    naming ``option`` (the flag or config key the user set)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise EngineError(f"{option} {name}: not a device; use cpu, cuda or auto") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise EngineError(f"{option} {name}: no CUDA device is visible; use cpu or auto")
+    if device.type not in ("cpu", "cuda"):
+        raise EngineError(f"{option} {name}: only cpu and cuda are supported; use cpu or auto")
+    return device
+
+
+def deploy_module(name: str, instead: str = ""):
+    """Import ``onnx`` or ``onnxruntime``, or say how to install them (EngineError)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        raise EngineError(
+            f"this needs {name}, which is not installed: pip install -e '.[deploy]'{instead}"
+        ) from error
 
 
 @functools.cache
@@ -82,6 +110,7 @@ def cpu_copy(net: ESPCN) -> ESPCN:
 
 def onnx_model(net: ESPCN, opset: int = 17) -> bytes:
     """The network as ONNX: input ``lr`` (N, 1, h, w), output ``sr``, dynamic N, h and w."""
+    deploy_module("onnx")
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -99,19 +128,17 @@ def onnx_model(net: ESPCN, opset: int = 17) -> bytes:
 
 
 def export_onnx(net: ESPCN, path: Path) -> Path:
-    """Write ``net`` as ONNX: input ``lr`` (N, 1, h, w), output ``sr`` (N, 1, r*h, r*w)."""
-    path.write_bytes(onnx_model(net))
+    """Write ``net`` as ONNX: input ``lr`` (N, 1, h, w), output ``sr`` (N, 1, r*h, r*w); the file
+    appears whole or not at all."""
+    model = onnx_model(net)
+    with atomic_output(path) as scratch:
+        scratch.write_bytes(model)
     return path
 
 
 def ort_session(model: bytes | str):
     """An ONNX Runtime CPU session using torch's thread count."""
-    try:
-        import onnxruntime as ort
-    except ImportError as error:
-        raise EngineError(
-            "this engine needs onnxruntime: pip install -e '.[deploy]', or pick --engine eager"
-        ) from error
+    ort = deploy_module("onnxruntime", ", or pick --engine eager")
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
@@ -182,8 +209,9 @@ def resolve(engine: str, device: torch.device) -> str:
     if native_bf16():
         return "bf16"
     try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
+        deploy_module("onnx")
+        deploy_module("onnxruntime")
+    except EngineError:
         return "eager"
     return "onnxruntime"
 
@@ -204,6 +232,9 @@ def build(engine: str, net: ESPCN, calibration: Iterable[np.ndarray] | None = No
         return torch_upscaler(net, torch.bfloat16, channels_last=True)
     if engine == "half":
         return torch_upscaler(net, torch.float16, channels_last=True)
+    if engine in ("onnxruntime", "int8"):
+        deploy_module("onnxruntime", ", or pick --engine eager")
+        deploy_module("onnx", ", or pick --engine eager")
     if engine == "onnxruntime":
         return session_upscaler(ort_session(onnx_model(net)))
     if engine == "int8":

@@ -19,9 +19,10 @@ from omegaconf import DictConfig
 
 from espcn_lightning.data import dataset_files
 from espcn_lightning.degradations import Degradation
-from espcn_lightning.engines import Upscaler, bicubic_upscaler, network_upscaler
-from espcn_lightning.errors import ConfigError, UserError
+from espcn_lightning.engines import Upscaler, bicubic_upscaler, network_upscaler, pick_device
+from espcn_lightning.errors import ConfigError, DataError, UserError
 from espcn_lightning.images import read_image, write_image
+from espcn_lightning.options import check_scale
 from espcn_lightning.pretrained import load_model
 from espcn_lightning.protocol import evaluate
 from espcn_lightning.results_page import colour_views, write_results_page
@@ -88,13 +89,29 @@ def colour_figure(
     write_image(path, np.concatenate([nearest, views.bicubic, views.model, views.hr], axis=1))
 
 
+def figure_files(data_dir: str, figures: list[str]) -> list[Path]:
+    """The images ``figures`` names as DATASET/IMAGE, checked before anything is scored."""
+    paths = []
+    for item in figures:
+        name, _, stem = str(item).partition("/")
+        if not stem:
+            raise DataError(f"figures: {item!r} is not DATASET/IMAGE, such as Set5/butterfly")
+        files = {path.stem: path for path in dataset_files(data_dir, name)}
+        if stem not in files:
+            names = sorted(files)
+            listed = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+            raise DataError(f"figures: {name} has no image {stem!r}; it has {listed}")
+        paths.append(files[stem])
+    return paths
+
+
 def build_upscaler(cfg: DictConfig) -> tuple[Upscaler, str, str | None]:
     """The upscaler ``cfg.upscaler`` names, its label, and its activation (None if no net)."""
     if cfg.upscaler == "bicubic":
         return bicubic_upscaler(cfg.scale), "bicubic", None
     if cfg.upscaler != "espcn":
         raise ConfigError(f"upscaler={cfg.upscaler}: choose espcn (and checkpoint=...) or bicubic")
-    net = load_model(cfg.checkpoint, scale=cfg.scale).to(cfg.device)
+    net = load_model(cfg.checkpoint, scale=cfg.scale).to(pick_device(cfg.device, "device"))
     return network_upscaler(net), str(cfg.checkpoint), net.activation
 
 
@@ -111,7 +128,9 @@ def main(cfg: DictConfig) -> None:
 def run(cfg: DictConfig) -> None:
     """Evaluate, print Table 1, write table1.md / table1.json (and figures) to the run dir."""
     out_dir = Path(HydraConfig.get().runtime.output_dir)
+    check_scale(cfg.scale)
     upscale, label, activation = build_upscaler(cfg)
+    figures = figure_files(cfg.paths.data_dir, list(cfg.figures)) if activation else []
     degrade = instantiate(cfg.degradation)
     result = {
         "scale": cfg.scale,
@@ -134,15 +153,12 @@ def run(cfg: DictConfig) -> None:
         write_results_page(
             out_dir, result, baseline, paper, cfg.paths.data_dir, upscale, degrade, PAPER_NAMES
         )
-    if activation is not None:
-        for item in cfg.figures:
-            name, stem = item.split("/")
-            path = next(p for p in dataset_files(cfg.paths.data_dir, name) if p.stem == stem)
-            image = read_image(path)
-            if image.ndim == 3:
-                colour_figure(
-                    out_dir / f"{stem}_x{cfg.scale}.png", image, upscale, degrade, cfg.scale
-                )
+    for path in figures:
+        image = read_image(path)
+        if image.ndim == 3:
+            colour_figure(
+                out_dir / f"{path.stem}_x{cfg.scale}.png", image, upscale, degrade, cfg.scale
+            )
     print(table)
     print(f"written to {out_dir}")
 

@@ -10,6 +10,7 @@ from PIL import Image
 
 from espcn_lightning.colour import round_half_up
 from espcn_lightning.errors import ImageReadError
+from espcn_lightning.files import atomic_output
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -77,6 +78,19 @@ def _normalise_mode(image: Image.Image) -> np.ndarray:
     return np.array(image)
 
 
+def frame_count(path: str | Path) -> int:
+    """Frames in an image file: more than 1 for an animated GIF, PNG or WebP or a multi-page TIFF
+    (which ``read_image`` reads the first of); 1 for a still or a file it cannot open."""
+    try:
+        with Image.open(path) as image:
+            return getattr(image, "n_frames", 1)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return 1
+
+
 def write_image(path: str | Path, array: np.ndarray) -> None:
-    """Write a uint8 grey or RGB array; the format follows the file suffix."""
-    Image.fromarray(array).save(path)
+    """Write a uint8 grey or RGB array whole or not at all (``atomic_output``); the format
+    follows the file suffix."""
+    path = Path(path)
+    with atomic_output(path) as scratch:
+        Image.fromarray(array).save(scratch)

@@ -55,6 +55,31 @@ def _read(path: Path) -> dict:
         ) from error
 
 
+def intact(path: Path) -> bool:
+    """Whether a weights file or checkpoint loads whole (not truncated or corrupt)."""
+    try:
+        _read(path)
+    except WeightsError:
+        return False
+    return True
+
+
+def _sidecar_config(path: Path) -> dict | None:
+    """The network config in the .json beside a .pt (None without one); a sidecar that is not
+    JSON or has no ``config`` object is an error naming it."""
+    sidecar = path.with_suffix(".json")
+    if not sidecar.is_file():
+        return None
+    fix = f"restore the .json that was written with {path.name}"
+    try:
+        meta = json.loads(sidecar.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WeightsError(f"{sidecar}: not valid JSON ({error}); {fix}") from error
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise WeightsError(f'{sidecar}: no "config" object (the network\'s shape); {fix}')
+    return meta["config"]
+
+
 def _state_and_config(path: Path) -> tuple[dict, dict]:
     """The network state dict and config from a .pt (with .json sidecar) or a Lightning .ckpt."""
     payload = _read(path)
@@ -64,8 +89,7 @@ def _state_and_config(path: Path) -> tuple[dict, dict]:
         config = payload.get("hyper_parameters", {}).get("net")
         state = {k[4:]: v for k, v in payload["state_dict"].items() if k.startswith("net.")}
     else:
-        sidecar = path.with_suffix(".json")
-        config = json.loads(sidecar.read_text())["config"] if sidecar.is_file() else None
+        config = _sidecar_config(path)
         state = payload
     if not config or not state:
         raise WeightsError(f"{path}: no ESPCN config or weights found (is the .json beside it?)")
@@ -85,6 +109,10 @@ def load_model(name_or_path: str | Path, scale: int | None = None) -> ESPCN:
         )
     try:
         net = rebuild(config, state)
+    except (TypeError, ValueError) as error:
+        raise WeightsError(
+            f"{path}: config {config} does not describe an ESPCN ({error})"
+        ) from error
     except RuntimeError as error:
         first = str(error).splitlines()[0]
         raise WeightsError(f"{path}: weights do not fit {config} ({first})") from error

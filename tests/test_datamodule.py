@@ -45,3 +45,11 @@ def test_images_smaller_than_a_patch_are_skipped_in_training_with_a_warning(capl
 def test_a_validation_fraction_outside_zero_one_is_a_config_error():
     with pytest.raises(ConfigError, match=r"data.val_fraction=1.5: use a fraction in \(0, 1\)"):
         SRDataModule("unused", val_fraction=1.5)
+
+
+def test_a_batch_larger_than_the_training_set_is_refused_instead_of_training_nothing(data_dir):
+    dm = SRDataModule(str(data_dir), train_sets=["Set5"], stride=17, batch_size=100_000)
+    with pytest.raises(
+        ConfigError, match=r"data.batch_size=100000 is larger than the \d+ training"
+    ):
+        dm.setup()

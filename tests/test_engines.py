@@ -1,6 +1,7 @@
 """Inference engines: each runs the same network, within the precision it promises."""
 
 import platform
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from espcn_lightning.engines import (
     build,
     keep_freed_memory,
     network_upscaler,
+    pick_device,
     resolve,
     torch_upscaler,
 )
@@ -80,3 +82,21 @@ def test_fp16_numerics_of_the_cuda_engine_stay_close_to_float32(net, lr):
     expected = network_upscaler(net)(lr)
     got = torch_upscaler(net, torch.float16, channels_last=True)(lr)
     assert (got - expected).abs().max().item() <= 0.01
+
+
+def test_a_cuda_device_without_cuda_is_refused_naming_the_option(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(EngineError, match="device cuda: no CUDA device is visible; use cpu"):
+        pick_device("cuda", "device")
+    with pytest.raises(EngineError, match="--device tpu: not a device"):
+        pick_device("tpu")
+    assert pick_device("auto") == torch.device("cpu")
+
+
+@pytest.mark.parametrize("missing", ["onnx", "onnxruntime"])
+def test_onnx_engines_without_onnx_installed_say_what_to_install(net, monkeypatch, missing):
+    monkeypatch.setitem(sys.modules, missing, None)
+    with pytest.raises(EngineError, match=rf"needs {missing}, which is not installed: pip install"):
+        build("onnxruntime", net)
+    monkeypatch.setattr(engines, "native_bf16", lambda: False)
+    assert resolve("auto", torch.device("cpu")) == "eager"

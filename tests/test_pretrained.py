@@ -102,3 +102,24 @@ def test_weights_of_another_architecture_are_refused(tmp_path):
 def test_an_unknown_name_lists_the_shipped_models():
     with pytest.raises(WeightsError, match="espcn_x3_tanh_t91"):
         load_model("no_such_model")
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "message"),
+    [('{"config": {"scale": 3,', "tiny.json: not valid JSON"), ('{"note": 1}', 'no "config"')],
+)
+def test_a_pt_whose_json_is_malformed_or_lacks_config_is_refused_in_one_line(
+    tmp_path, sidecar, message
+):
+    path = save_weights(ESPCN(widths=(8, 4)), tmp_path / "tiny.pt")
+    path.with_suffix(".json").write_text(sidecar)
+    with pytest.raises(WeightsError, match=message) as info:
+        load_model(path)
+    assert "\n" not in str(info.value)
+
+
+def test_a_config_that_is_not_an_espcn_is_refused_in_one_line(tmp_path):
+    path = save_weights(ESPCN(widths=(8, 4)), tmp_path / "tiny.pt")
+    path.with_suffix(".json").write_text(json.dumps({"config": {"scale": 3, "depth": 9}}))
+    with pytest.raises(WeightsError, match="does not describe an ESPCN"):
+        load_model(path)

@@ -14,6 +14,7 @@ from PIL import Image
 
 from espcn_lightning.degradations import Bicubic
 from espcn_lightning.engines import bicubic_upscaler
+from espcn_lightning.errors import WeightsError
 from espcn_lightning.pretrained import load_model
 from espcn_lightning.protocol import evaluate
 from espcn_lightning.train import train
@@ -162,3 +163,46 @@ def test_training_never_overwrites_the_checkpoints_of_an_existing_run(
     with pytest.raises(FileExistsError, match="already holds checkpoints; pass ckpt_path=last"):
         train(cfg)
     assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() == b"precious"
+
+
+def test_a_missing_checkpoint_is_refused_before_any_data_is_prepared(tmp_path, train_config):
+    cfg = train_config(
+        tmp_path, [f"paths.data_dir={tmp_path / 'nowhere'}", f"ckpt_path={tmp_path / 'no.ckpt'}"]
+    )
+    with pytest.raises(WeightsError, match="no.ckpt: no such checkpoint file; give ckpt_path=last"):
+        train(cfg)
+
+
+def test_a_truncated_last_checkpoint_names_the_intact_one(tmp_path, train_config):
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    torch.save({"epoch": 3, "state_dict": {}}, checkpoints / "best-epoch0003.ckpt")
+    torch.save({"epoch": 4, "state_dict": {"w": torch.zeros(1000)}}, checkpoints / "last.ckpt")
+    whole = (checkpoints / "last.ckpt").read_bytes()
+    (checkpoints / "last.ckpt").write_bytes(whole[: len(whole) // 2])
+    cfg = train_config(tmp_path, [f"paths.data_dir={tmp_path / 'nowhere'}", "ckpt_path=last"])
+    with pytest.raises(WeightsError) as info:
+        train(cfg)
+    message = str(info.value)
+    assert "last.ckpt is truncated or corrupt" in message
+    assert f"intact: {checkpoints / 'best-epoch0003.ckpt'}" in message
+
+
+def test_training_output_sent_to_a_file_has_one_plain_line_per_epoch(tmp_path, data_dir, run):
+    cmd = [
+        sys.executable,
+        "-m",
+        "espcn_lightning.train",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        f"paths.data_dir={data_dir}",
+        "experiment=smoke",
+        "report_sets=[]",
+        "image_every_n_epochs=0",
+    ]
+    result = run(cmd)
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = result.stdout + result.stderr
+    assert "\r" not in output
+    epochs = [line for line in result.stdout.splitlines() if "epoch " in line]
+    assert [line.split(" - ")[1].split(":")[0] for line in epochs] == ["epoch 1/2", "epoch 2/2"]
+    assert "val/psnr" in epochs[-1]

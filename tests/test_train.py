@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from espcn_lightning.errors import user_error
 from espcn_lightning.module import ESPCNModule
 from espcn_lightning.train import build
 
@@ -57,3 +58,23 @@ def test_fast_dev_run_trains_on_real_t91_images(tmp_path, train_config, data_dir
     trainer.fit(module, datamodule=datamodule)
     assert any(not torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True))
     assert torch.isfinite(trainer.callback_metrics["val/psnr"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("scale=0", "scale=0: use a whole upscaling factor of at least 2"),
+        ("data.stride=0", "data.stride=0: use a whole number of at least 1"),
+        ("data.patch_size=-3", "data.patch_size=-3: use a whole number of at least 1"),
+        ("data.batch_size=0", "data.batch_size=0: use a whole number of at least 1"),
+        ("data.val_fraction=2", "data.val_fraction=2: use a fraction in (0, 1)"),
+        ("model.activation=foo", "model.activation='foo': choose tanh or relu"),
+    ],
+)
+def test_impossible_sizes_are_refused_naming_the_option_before_any_data_is_read(
+    tmp_path, train_config, override, message
+):
+    cfg = train_config(tmp_path, [f"paths.data_dir={tmp_path / 'nowhere'}", override])
+    with pytest.raises(Exception) as info:
+        build(cfg)
+    assert str(user_error(info.value)).startswith(message)

@@ -1,4 +1,8 @@
-"""Upscaling real images of every mode, folders and a video; ONNX parity; no silent overwrites."""
+"""Upscaling real images of every mode, folders and a video; ONNX parity; no silent overwrites;
+nothing reported that was not written."""
+
+import os
+import sys
 
 import cv2
 import numpy as np
@@ -106,3 +110,201 @@ def test_export_refuses_to_overwrite(tmp_path, capsys):
     path.write_bytes(b"keep")
     assert export_main(["--onnx", str(path)]) == 1
     assert path.read_bytes() == b"keep"
+
+
+def write_clip(path, frames, size=(80, 60), fourcc="MJPG"):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 10, size)
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+
+
+def frame_shapes(path):
+    reader = cv2.VideoCapture(str(path))
+    shapes = []
+    while (frame := reader.read())[0]:
+        shapes.append(frame[1].shape)
+    return shapes
+
+
+@pytest.fixture
+def clip(tmp_path):
+    frames = [np.random.default_rng(i).integers(0, 256, (60, 80, 3), np.uint8) for i in range(5)]
+    path = tmp_path / "clip.mp4"
+    write_clip(path, frames, fourcc="mp4v")
+    return path
+
+
+def test_a_video_into_a_missing_folder_is_written_there_with_every_frame(tmp_path, clip, capsys):
+    target = tmp_path / "missing_dir" / "x.mp4"
+    assert main([str(clip), str(target)]) == 0
+    assert "upscaled 5 frames" in capsys.readouterr().out
+    assert frame_shapes(target) == [(180, 240, 3)] * 5
+
+
+@pytest.mark.parametrize("name", ["x.png", "x.txt"])
+def test_a_video_into_an_image_or_unknown_suffix_is_refused_before_any_work(
+    tmp_path, clip, capsys, name
+):
+    assert main([str(clip), str(tmp_path / name)]) == 1
+    err = capsys.readouterr().err
+    assert f"{name}: clip.mp4 is a video, written as .mp4, .avi" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / name).exists()
+
+
+def test_a_video_the_encoder_cannot_open_is_reported_and_nothing_is_left(
+    tmp_path, clip, capsys, monkeypatch
+):
+    class Unopened:
+        def __init__(self, *args):
+            pass
+
+        def isOpened(self):
+            return False
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoWriter", Unopened)
+    assert main([str(clip), str(tmp_path / "x.mp4")]) == 1
+    assert "OpenCV cannot write this video" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [clip]
+
+
+def test_a_video_whose_frames_were_not_all_stored_is_reported_not_done(
+    tmp_path, clip, capsys, monkeypatch
+):
+    real = cv2.VideoWriter
+
+    class DropsFrames:
+        def __init__(self, *args):
+            self.writer, self.count = real(*args), 0
+
+        def isOpened(self):
+            return self.writer.isOpened()
+
+        def write(self, frame):
+            self.count += 1
+            if self.count <= 3:
+                self.writer.write(frame)
+
+        def release(self):
+            self.writer.release()
+
+    monkeypatch.setattr(cv2, "VideoWriter", DropsFrames)
+    assert main([str(clip), str(tmp_path / "x.mp4")]) == 1
+    assert "stored 3 of 5 frames; nothing was written" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [clip]
+
+
+def test_an_image_into_a_missing_folder_creates_the_folder(tmp_path, butterfly):
+    source, target = tmp_path / "photo.png", tmp_path / "new_dir" / "x.png"
+    Image.fromarray(butterfly).save(source)
+    assert main([str(source), str(target)]) == 0
+    assert read_image(target).shape == (180, 240, 3)
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("x.txt", "photo.png is an image, written as .png"),
+        ("out_dir", "is a folder; give a file path, such as"),
+        ("photo_copy.png/x.png", "cannot create folder"),
+    ],
+)
+def test_an_image_output_that_cannot_be_written_is_refused_in_one_line(
+    tmp_path, butterfly, capsys, output, message
+):
+    source = tmp_path / "photo.png"
+    Image.fromarray(butterfly).save(source)
+    (tmp_path / "out_dir").mkdir()
+    (tmp_path / "photo_copy.png").write_bytes(source.read_bytes())
+    before = sorted(tmp_path.rglob("*"))
+    assert main([str(source), str(tmp_path / output), "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_overwrite_onto_a_hard_link_of_the_input_is_refused(tmp_path, butterfly, capsys):
+    source, link = tmp_path / "in.png", tmp_path / "link.png"
+    Image.fromarray(butterfly).save(source)
+    os.link(source, link)
+    before = source.read_bytes()
+    assert main([str(source), str(link), "--overwrite"]) == 1
+    assert "output is the input" in capsys.readouterr().err
+    assert source.read_bytes() == before
+
+
+def test_an_output_replaces_a_hard_linked_file_without_writing_through_it(tmp_path, butterfly):
+    source, target, other = tmp_path / "in.png", tmp_path / "out.png", tmp_path / "other.png"
+    Image.fromarray(butterfly).save(source)
+    other.write_bytes(b"keep me")
+    os.link(other, target)
+    assert main([str(source), str(target), "--overwrite"]) == 0
+    assert other.read_bytes() == b"keep me"
+    assert read_image(target).shape == (180, 240, 3)
+
+
+def test_an_animated_image_is_refused_as_an_image_and_upscaled_frame_by_frame_as_a_video(
+    tmp_path, butterfly, capsys
+):
+    frames = [Image.fromarray(np.roll(butterfly, 7 * i, axis=1)) for i in range(3)]
+    source = tmp_path / "anim.gif"
+    frames[0].save(source, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    assert main([str(source), str(tmp_path / "still.png")]) == 1
+    assert "is an animation of 3 frames; an image output would keep only the first" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "still.png").exists()
+    assert main([str(source), str(tmp_path / "moving.mp4")]) == 0
+    assert frame_shapes(tmp_path / "moving.mp4") == [(180, 240, 3)] * 3
+
+
+def test_a_folder_is_checked_whole_before_any_image_is_written(tmp_path, butterfly, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(butterfly).save(tmp_path / "in" / name)
+    (tmp_path / "out" / "b.png").write_bytes(b"precious")
+    assert main([str(tmp_path / "in"), str(tmp_path / "out")]) == 1
+    assert "b.png already exists" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b.png"]
+
+
+def test_a_large_image_is_upscaled_in_tiles_to_the_same_file(tmp_path, butterfly):
+    source = tmp_path / "photo.png"
+    Image.fromarray(butterfly).save(source)
+    assert main([str(source), str(tmp_path / "whole.png"), "--tile", "0"]) == 0
+    assert main([str(source), str(tmp_path / "tiled.png"), "--tile", "64"]) == 0
+    assert np.array_equal(read_image(tmp_path / "tiled.png"), read_image(tmp_path / "whole.png"))
+
+
+def test_the_onnxruntime_engine_without_onnx_installed_says_what_to_install(
+    tmp_path, butterfly, capsys, monkeypatch
+):
+    source = tmp_path / "photo.png"
+    Image.fromarray(butterfly).save(source)
+    for module in ("onnx", "onnxruntime"):
+        monkeypatch.setitem(sys.modules, module, None)
+        assert main([str(source), str(tmp_path / "x.png"), "--engine", "onnxruntime"]) == 1
+        err = capsys.readouterr().err
+        assert (
+            f"error: this needs {module}, which is not installed: pip install -e '.[deploy]'" in err
+        )
+        monkeypatch.delitem(sys.modules, module)
+
+
+def test_export_without_onnx_installed_says_what_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert export_main(["--onnx", str(tmp_path / "m.onnx")]) == 1
+    assert "this needs onnx, which is not installed" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_into_a_missing_folder_creates_it_and_onto_a_folder_is_refused(tmp_path, capsys):
+    assert export_main(["--onnx", str(tmp_path / "new" / "m.onnx")]) == 0
+    assert (tmp_path / "new" / "m.onnx").stat().st_size > 0
+    assert export_main(["--onnx", str(tmp_path / "new"), "--overwrite"]) == 1
+    assert "is a folder; give a file path" in capsys.readouterr().err
