@@ -154,7 +154,8 @@ def _stream(
     width = int(reader.get(cv2.CAP_PROP_FRAME_WIDTH)) * scale
     height = int(reader.get(cv2.CAP_PROP_FRAME_HEIGHT)) * scale
     total = int(reader.get(cv2.CAP_PROP_FRAME_COUNT))
-    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if target.suffix.lower() == ".avi" else "mp4v"))
+    codec = "MJPG" if target.suffix.lower() == ".avi" else "mp4v"
+    fourcc = cv2.VideoWriter_fourcc(*codec)  # type: ignore[attr-defined]
     writer = cv2.VideoWriter(str(target), fourcc, fps, (width, height))
     if not writer.isOpened():
         raise UpscaleError(f"{target}: OpenCV cannot write this video; use an .mp4 or .avi output")
@@ -183,8 +184,8 @@ def _stream(
     encoder.start()
     frames = 0
     try:
-        total = total if total > 0 else None
-        with tqdm(total=total, desc="upscale", unit="frame", disable=not progress) as bar:
+        known = total if total > 0 else None
+        with tqdm(total=known, desc="upscale", unit="frame", disable=not progress) as bar:
             while (rgb := decoded.get()) is not None:
                 encoded.put(np.ascontiguousarray(enlarge(rgb)))
                 frames += 1
