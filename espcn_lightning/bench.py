@@ -185,23 +185,34 @@ def bench_video(net: ESPCN, data_dir: Path, frames: int, engine: str) -> dict:
 
 
 #: Upscales one side x side colour image in a fresh interpreter, as the upscale command does
-#: (freed memory kept), and prints its peak resident memory before and after (ru_maxrss), so one
-#: size's peak cannot hide the next's.
+#: (freed memory kept), and prints its peak resident bytes before and after, so one size's peak
+#: cannot hide the next's. The peak is /proc's VmHWM where there is one: ru_maxrss carries the
+#: parent's resident size over fork and exec, which inside a large process (pytest) hides the
+#: child's own.
 PEAK_SCRIPT = """
 import resource, sys
 import numpy as np
 from espcn_lightning import load_model
 from espcn_lightning.engines import build, keep_freed_memory
 from espcn_lightning.tiling import tile_margin, tiled_upscaler
+
+def peak_bytes():
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return maxrss if sys.platform == "darwin" else maxrss * 1024
+
 model, side, tile, engine = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 keep_freed_memory()
 net = load_model(model)
 enlarge = tiled_upscaler(build(engine, net), net.scale, tile_margin(net), tile)
 image = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
 enlarge(image[:64, :64])
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_bytes()
 enlarge(image)
-print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(before, peak_bytes())
 """
 
 
@@ -220,8 +231,7 @@ def peak_memory(model: str, side: int, tile: int, engine: str) -> dict:
         check=True,
         env=env,
     )
-    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
-    before, after = (int(v) * unit / 1e6 for v in result.stdout.split()[-2:])
+    before, after = (int(v) / 1e6 for v in result.stdout.split()[-2:])
     scale = load_model(model).scale
     return {
         "side": side,

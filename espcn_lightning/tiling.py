@@ -25,7 +25,7 @@ from espcn_lightning.network import ESPCN
 ImageUpscaler = Callable[[np.ndarray], np.ndarray]
 
 #: Images of more than DEFAULT_TILE^2 LR pixels are cut into tiles of at most DEFAULT_TILE a
-#: side: a 512 x 512 tile adds about 0.2 GB at its peak, and a 640 x 360 video frame (1080p out)
+#: side: a 512 x 512 tile costs about 0.3 GB at its peak, and a 640 x 360 video frame (1080p out)
 #: stays whole (``python -m espcn_lightning.bench`` reports peak memory against image size).
 DEFAULT_TILE = 512
 
