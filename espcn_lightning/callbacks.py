@@ -38,7 +38,8 @@ class NonFiniteGuard(L.Callback):
             raise NonFiniteLossError(
                 f"training loss is {float(loss)} at epoch {trainer.current_epoch}, "
                 f"step {trainer.global_step}, learning rate {lr:.3g}; the last good checkpoint is "
-                "kept: lower optim.optimizer.lr or raise data.batch_size and resume or rerun"
+                "kept: train a new run with a lower optim.optimizer.lr or a larger "
+                "data.batch_size (a resume keeps the optimizer's state)"
             )
 
 

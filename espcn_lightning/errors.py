@@ -39,6 +39,11 @@ class RunExistsError(UserError, FileExistsError):
     """A training run dir already holds checkpoints that a new run would overwrite."""
 
 
+class RunDirError(UserError, RuntimeError):
+    """A run or sweep dir cannot be used as asked (in use, another run's, a changed resume or
+    sweep); the message says why and what to do instead. Nothing in the dir was changed."""
+
+
 class NonFiniteLossError(UserError, FloatingPointError):
     """Training produced a NaN or infinite loss; the message names where and at which rate."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import csv
 import html
-import json
 import re
 import statistics
 import sys
@@ -31,57 +30,114 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
+from espcn_lightning import sweeps  # noqa: E402
 from espcn_lightning.results_page import page_html  # noqa: E402
+from espcn_lightning.runs import read_summary  # noqa: E402
 
 
 @dataclass
 class Job:
-    """One run of a sweep: its swept value, seed, summary and logged curves."""
+    """One run of a sweep: its swept value, seed, summary and logged curves; ``name`` is its dir
+    and ``note`` says, for a job that did not complete, what is known of it."""
 
     value: str
     seed: str
     summary: dict
     curves: dict[str, list[float]] = field(default_factory=dict)
+    name: str = ""
+    note: str = ""
+
+    @property
+    def outcome(self) -> str:
+        """'completed', 'failed', or 'missing' (not run, interrupted, or no summary.json)."""
+        status = self.summary.get("status")
+        return status if status in ("completed", "failed") else "missing"
 
 
-def job_overrides(job_dir: Path) -> dict[str, str]:
-    """A job's command-line and sweep overrides as key -> value."""
-    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+def job_overrides(job_dir: Path) -> list[str] | None:
+    """A job's command-line and sweep overrides as saved in its dir, or None."""
+    try:
+        overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    return [str(o) for o in overrides] if isinstance(overrides, list) else None
+
+
+def pairs(overrides: list[str]) -> dict[str, str]:
+    """Overrides as key -> value."""
     return dict(item.split("=", 1) for item in overrides if "=" in item)
 
 
-def read_job(job_dir: Path, swept_keys: list[str]) -> Job:
-    """A job from its dir, labelled by its swept values; curves come from TensorBoard."""
-    pairs = job_overrides(job_dir)
-    seed = pairs.get("seed", "?")
-    swept = [f"{k}={pairs[k]}" for k in swept_keys if k in pairs]
-    summary_path = job_dir / "summary.json"
-    summary = (
-        json.loads(summary_path.read_text()) if summary_path.is_file() else {"status": "no summary"}
-    )
+def job_status(job_dir: Path) -> tuple[dict, str]:
+    """A job's summary (or a stand-in with its status) and a note on a job that did not complete."""
+    summary, problem = read_summary(job_dir)
+    if summary is not None:
+        note = "" if summary["status"] == "completed" else str(summary.get("error", ""))
+        return summary, note
+    if problem is not None:
+        return {"status": "failed"}, problem
+    if not job_dir.is_dir():
+        return {"status": "not started"}, "not started"
+    if (job_dir / "checkpoints" / "last.ckpt").is_file():
+        return {"status": "interrupted"}, "interrupted: has checkpoints/last.ckpt, no summary.json"
+    return {"status": "no summary"}, "no summary.json: killed or failed before writing it"
+
+
+def read_curves(job_dir: Path) -> dict[str, list[float]]:
+    """val/psnr, val/loss and train/loss by epoch from the job's TensorBoard dir (if it has one)."""
+    if not (job_dir / "tensorboard").is_dir():
+        return {}
     events = EventAccumulator(str(job_dir / "tensorboard"), size_guidance={"scalars": 0})
     events.Reload()
     tags = set(events.Tags().get("scalars", []))
-    curves = {
+    return {
         tag: [e.value for e in events.Scalars(tag)]
         for tag in ("val/psnr", "val/loss", "train/loss")
         if tag in tags
     }
-    return Job(" ".join(swept) or "(none)", seed, summary, curves)
+
+
+def read_job(name: str, job_dir: Path, overrides: list[str], swept_keys: list[str]) -> Job:
+    """A job from its dir, labelled by its swept values; curves come from TensorBoard."""
+    values = pairs(overrides)
+    swept = [f"{k}={values[k]}" for k in swept_keys if k in values]
+    summary, note = job_status(job_dir)
+    value = " ".join(swept) or "(none)"
+    return Job(value, values.get("seed", "?"), summary, read_curves(job_dir), name, note)
+
+
+def job_order(name: str) -> tuple[int, str]:
+    """Job dirs in job-number order (2 before 10), other names after."""
+    return (int(name), "") if name.isdigit() else (1 << 60, name)
 
 
 def read_sweep(sweep_dir: Path) -> list[Job]:
-    """Every job dir (one holding .hydra/) under a multirun dir; the swept keys are those whose
-    value differs between jobs, seed aside."""
-    dirs = [p.parent for p in sorted(sweep_dir.glob("*/.hydra"))]
-    if not dirs:
+    """Every job of a multirun dir: those its multirun.yaml asked for (when it can be read), run
+    or not, and every job dir found; the swept keys are those whose value differs, seed aside."""
+    expected = sweeps.expected_jobs(sweep_dir) if sweeps.numbered_job_dirs(sweep_dir) else None
+    overrides = {str(i): job for i, job in enumerate(expected or [])}
+    for marker in ("*/.hydra", "*/summary.json"):
+        for path in sweep_dir.glob(marker):
+            overrides.setdefault(path.parent.name, [])
+    for name in overrides:
+        overrides[name] = job_overrides(sweep_dir / name) or overrides[name]
+    if not overrides:
         raise FileNotFoundError(f"{sweep_dir}: no job dirs with .hydra/ found; give a multirun dir")
     values: dict[str, set[str]] = defaultdict(set)
-    for job_dir in dirs:
-        for key, value in job_overrides(job_dir).items():
+    for job in overrides.values():
+        for key, value in pairs(job).items():
             values[key].add(value)
     swept = [k for k, v in values.items() if len(v) > 1 and k != "seed"]
-    return [read_job(job_dir, swept) for job_dir in dirs]
+    return [
+        read_job(name, sweep_dir / name, overrides[name], swept)
+        for name in sorted(overrides, key=job_order)
+    ]
+
+
+def numbers(jobs: list[Job], key: str) -> list[float]:
+    """The numeric values of a summary key over jobs (a null best_val_psnr is left out)."""
+    values = [j.summary.get(key) for j in jobs]
+    return [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -98,21 +154,25 @@ def table_rows(jobs: list[Job]) -> list[dict]:
         groups[job.value].append(job)
     rows = []
     for value, members in groups.items():
-        done = [j for j in members if j.summary.get("status") == "completed"]
+        done = [j for j in members if j.outcome == "completed"]
         finals = [j.curves["val/psnr"][-1] for j in done if j.curves.get("val/psnr")]
-        row = {"value": value, "seeds": len(members), "failed": len(members) - len(done)}
+        row = {
+            "value": value,
+            "seeds": len(members),
+            "failed": sum(j.outcome == "failed" for j in members),
+            "missing": sum(j.outcome == "missing" for j in members),
+        }
         for key, values in (
             ("final_val_psnr", finals),
-            ("best_val_psnr", [j.summary["best_val_psnr"] for j in done]),
-            ("epochs", [j.summary["epochs"] for j in done]),
-            ("train_seconds", [j.summary["train_seconds"] for j in done]),
-            (
-                "set5_psnr",
-                [j.summary["test/Set5_psnr"] for j in done if "test/Set5_psnr" in j.summary],
-            ),
+            ("best_val_psnr", numbers(done, "best_val_psnr")),
+            ("epochs", numbers(done, "epochs")),
+            ("train_seconds", numbers(done, "train_seconds")),
+            ("set5_psnr", numbers(done, "test/Set5_psnr")),
         ):
             row[key], row[f"{key}_std"] = mean_std(values)
-        row["best_by_seed"] = {j.seed: j.summary["best_val_psnr"] for j in done}
+        row["best_by_seed"] = {
+            j.seed: j.summary["best_val_psnr"] for j in done if numbers([j], "best_val_psnr")
+        }
         rows.append(row)
     return rows
 
@@ -163,14 +223,14 @@ def sweep_title(sweep_dir: Path) -> str:
     return f"`{study}`\n\n`python -m espcn_lightning.train -m {' '.join(task)}`"
 
 
-def write_markdown(path: Path, rows: list[dict], title: str) -> None:
-    """The Markdown table and verdict."""
+def write_markdown(path: Path, rows: list[dict], title: str, jobs: list[Job]) -> None:
+    """The Markdown table and verdict, then the jobs that did not complete."""
     head = (
-        "| value | seeds | failed | final val PSNR | best val PSNR | epochs | seconds "
-        "| Set5 PSNR |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+        "| value | seeds | failed | missing | final val PSNR | best val PSNR | epochs | seconds "
+        "| Set5 PSNR |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     lines = [
-        f"| `{r['value']}` | {r['seeds']} | {r['failed']} | "
+        f"| `{r['value']}` | {r['seeds']} | {r['failed']} | {r['missing']} | "
         f"{r['final_val_psnr']:.3f} ± {r['final_val_psnr_std']:.3f} | "
         f"{r['best_val_psnr']:.3f} ± {r['best_val_psnr_std']:.3f} | {r['epochs']:.0f} | "
         f"{r['train_seconds']:.0f} | {r['set5_psnr']:.3f} ± {r['set5_psnr_std']:.3f} |"
@@ -190,9 +250,26 @@ def write_markdown(path: Path, rows: list[dict], title: str) -> None:
             "split, so the spread over seeds includes the split's own variation; the paired "
             "gap compares values on the same seed and split.",
             "",
+            *unfinished(jobs),
         ]
     )
     path.write_text(text)
+
+
+def unfinished(jobs: list[Job]) -> list[str]:
+    """Markdown lines listing the jobs that failed or are missing, and how to finish them."""
+    left = [j for j in jobs if j.outcome != "completed"]
+    if not left:
+        return []
+    return [
+        f"## Jobs not completed ({len(left)} of {len(jobs)})",
+        "",
+        *(f"- `{j.name}` ({j.value}, seed {j.seed}): {j.outcome}: {j.note}" for j in left),
+        "",
+        "Run the sweep's command again with the same `hydra.sweep.dir` to finish them: "
+        "completed jobs are skipped, interrupted ones resume from their last checkpoint.",
+        "",
+    ]
 
 
 def inline_html(text: str) -> str:
@@ -200,12 +277,14 @@ def inline_html(text: str) -> str:
     return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text, quote=False))
 
 
-def write_html(path: Path, rows: list[dict], title: str) -> None:
-    """report.html: the title and command, the table, the verdict and both figures on one page."""
+def write_html(path: Path, rows: list[dict], title: str, jobs: list[Job]) -> None:
+    """report.html: the title and command, the table, the verdict, both figures and the jobs that
+    did not complete, on one page."""
     head = [
         "value",
         "seeds",
         "failed",
+        "missing",
         "final val PSNR",
         "best val PSNR",
         "epochs",
@@ -217,6 +296,7 @@ def write_html(path: Path, rows: list[dict], title: str) -> None:
             f"<code>{html.escape(r['value'])}</code>",
             str(r["seeds"]),
             str(r["failed"]),
+            str(r["missing"]),
             f"{r['final_val_psnr']:.3f} ± {r['final_val_psnr_std']:.3f}",
             f"{r['best_val_psnr']:.3f} ± {r['best_val_psnr_std']:.3f}",
             f"{r['epochs']:.0f}",
@@ -239,9 +319,18 @@ def write_html(path: Path, rows: list[dict], title: str) -> None:
         'model, reported only). The table as CSV: <a href="report.csv">report.csv</a>.</p>'
         '<h2>Validation PSNR</h2><img class="figure" src="val_psnr.png" alt="validation PSNR">'
         '<h2>Loss</h2><img class="figure" src="loss.png" alt="training and validation loss">'
-        "</main>"
+        f"{unfinished_html(jobs)}</main>"
     )
     path.write_text(page_html(f"Sweep {study.strip('`')}", body))
+
+
+def unfinished_html(jobs: list[Job]) -> str:
+    """The jobs that failed or are missing, as an HTML section (empty when all completed)."""
+    lines = unfinished(jobs)
+    if not lines:
+        return ""
+    items = "".join(f"<li>{inline_html(line[2:])}</li>" for line in lines if line.startswith("- "))
+    return f"<h2>{html.escape(lines[0][3:])}</h2><ul>{items}</ul><p>{inline_html(lines[-2])}</p>"
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -273,7 +362,8 @@ def write_figures(out_dir: Path, jobs: list[Job]) -> None:
     for value, members in groups.items():
         plot_band(ax, [j.curves["val/psnr"] for j in members], value)
     ax.set(xlabel="epoch", ylabel="val PSNR (dB)", title="Validation PSNR (mean ± std over seeds)")
-    ax.legend(fontsize=8)
+    if groups:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out_dir / "val_psnr.png", dpi=110)
     plt.close(fig)
@@ -284,7 +374,8 @@ def write_figures(out_dir: Path, jobs: list[Job]) -> None:
             if curves:
                 plot_band(ax, curves, value)
         ax.set(xlabel="epoch", ylabel="MSE", yscale="log", title=tag)
-    axes[0].legend(fontsize=8)
+    if groups:
+        axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out_dir / "loss.png", dpi=110)
     plt.close(fig)
@@ -304,10 +395,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or args.sweep_dir
     out.mkdir(parents=True, exist_ok=True)
     rows = table_rows(jobs)
-    write_markdown(out / "report.md", rows, sweep_title(args.sweep_dir))
+    write_markdown(out / "report.md", rows, sweep_title(args.sweep_dir), jobs)
     write_csv(out / "report.csv", rows)
     write_figures(out, jobs)
-    write_html(out / "report.html", rows, sweep_title(args.sweep_dir))
+    write_html(out / "report.html", rows, sweep_title(args.sweep_dir), jobs)
     print((out / "report.md").read_text())
     return 0
 

@@ -6,7 +6,6 @@ checkpoint's network, loadable with ``espcn_lightning.load_model``).
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import sys
@@ -21,10 +20,11 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 
+from espcn_lightning import runs
 from espcn_lightning.callbacks import EpochLines
 from espcn_lightning.dashboard import dashboard_callback
 from espcn_lightning.engines import network_upscaler
-from espcn_lightning.errors import RunExistsError, WeightsError, user_error
+from espcn_lightning.errors import RunDirError, RunExistsError, WeightsError, user_error
 from espcn_lightning.module import ESPCNModule
 from espcn_lightning.network import ESPCN
 from espcn_lightning.pretrained import intact, load_model, save_weights
@@ -149,33 +149,40 @@ def train(cfg: DictConfig) -> dict:
     return summary
 
 
-def write_summary(cfg: DictConfig, summary: dict) -> None:
-    """Save the run's summary as summary.json in its output dir (read by the sweep report)."""
-    path = Path(cfg.paths.output_dir) / "summary.json"
-    path.write_text(json.dumps(summary, indent=2) + "\n")
+def stop(error: Exception) -> None:
+    """End with a one-line error: exit 1 for a single run; in a multirun the other jobs go on."""
+    print(f"error: {error}", file=sys.stderr)
+    if HydraConfig.get().mode != RunMode.MULTIRUN:
+        sys.exit(1)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the best val PSNR so sweepers (Optuna) can optimise it.
 
-    A user error (``errors.UserError``, also when Hydra's ``instantiate`` wrapped it) ends a single
-    run with a one-line error; in a multirun the job is recorded as failed in its summary.json and
-    the other jobs go on. Anything else is a bug and keeps its traceback.
+    A run dir is claimed first (espcn_lightning.runs): a refused run changes nothing there. A user
+    error (``errors.UserError``, also when Hydra's ``instantiate`` wrapped it) ends a single run
+    with a one-line error; in a multirun the job is recorded as failed in its summary.json and the
+    other jobs go on. Anything else is a bug: it keeps its traceback, and the run's summary.json
+    says failed.
     """
     try:
-        summary = train(cfg)
-    except Exception as raised:
-        error = user_error(raised)
-        if error is None:
-            raise
-        write_summary(cfg, {"status": "failed", "error": str(error)})
-        log.error("%s", error)
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            return None
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
-    write_summary(cfg, summary)
+        run = runs.claim(cfg)
+    except RunDirError as error:
+        return stop(error)
+    if run.skipped:
+        return run.state.summary.get("best_val_psnr")
+    with run:
+        try:
+            summary = train(run.config)
+        except Exception as raised:
+            error = user_error(raised)
+            if error is None:
+                raise
+            run.finish({"status": "failed", "error": str(error)})
+            log.error("%s", error)
+            return stop(error)
+        run.finish(summary)
     return summary["best_val_psnr"]
 
 

@@ -8,6 +8,7 @@ ESPCN_REQUIRE_DATA is set (CI), where a missing data directory fails them.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -59,6 +60,16 @@ def reference_dir() -> Path:
 def root() -> Path:
     """The project checkout: the working directory of the command-line runs."""
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def run(root) -> Callable[..., subprocess.CompletedProcess]:
+    """Run a command from the project checkout, capturing its output (5-minute limit)."""
+
+    def run_command(cmd: Sequence[str], **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300, **kwargs)
+
+    return run_command
 
 
 @pytest.fixture

@@ -40,14 +40,6 @@ def train_cmd(run_dir, data_dir, *overrides):
     ]
 
 
-@pytest.fixture
-def run(root):
-    def run_command(cmd, **kwargs):
-        return subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300, **kwargs)
-
-    return run_command
-
-
 def test_a_run_killed_mid_epoch_resumes_into_the_same_dir(
     tmp_path, data_dir, root, run, tensorboard_scalars
 ):

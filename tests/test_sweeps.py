@@ -1,13 +1,21 @@
-"""Hydra multirun sweeps: each job logs to its own TensorBoard run, failures stay contained."""
+"""Hydra multirun sweeps: each job logs to its own TensorBoard run, failures stay contained, a
+killed sweep resumes, and the report lists what did not complete."""
 
+import csv
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
+import torch
+from test_runs import snapshot
 
 from espcn_lightning.report import Job, table_rows, verdict
 from espcn_lightning.report import main as report_main
+from espcn_lightning.runs import DirLock
 
 STUDIES = ["base", "batch_size", "threshold", "decay", "patience", "split"]
 
@@ -83,3 +91,133 @@ def test_the_verdict_compares_values_seed_by_seed():
     text = verdict(table_rows(jobs))
     assert "`a` is within the seed spread of `b`" in text
     assert "paired by seed +0.100 ± 0.000 dB, ahead on 3 of 3 seeds" in text
+
+
+def sweep_cmd(sweep_dir, data_dir, *extra):
+    return [
+        sys.executable,
+        "-m",
+        "espcn_lightning.train",
+        "-m",
+        "sweep=batch_size",
+        "experiment=smoke",
+        f"paths.data_dir={data_dir}",
+        f"hydra.sweep.dir={sweep_dir}",
+        "seed=1",
+        "data.batch_size=32,16,8",
+        "trainer.max_epochs=4",
+        "trainer.limit_train_batches=60",
+        "trainer.limit_val_batches=1",
+        "trainer.enable_progress_bar=false",
+        "image_every_n_epochs=0",
+        "report_sets=[]",
+        *extra,
+    ]
+
+
+def test_a_killed_sweep_rerun_with_the_same_command_skips_finished_jobs_and_resumes_the_rest(
+    tmp_path, data_dir, root, tensorboard_scalars
+):
+    sweep_dir = tmp_path / "sweep"
+    process = subprocess.Popen(
+        sweep_cmd(sweep_dir, data_dir),
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    last = sweep_dir / "1" / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 400
+    while time.time() < deadline and process.poll() is None and not last.exists():
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert last.exists() and not (sweep_dir / "1" / "summary.json").exists(), "not killed mid-job"
+    killed_at = torch.load(last, weights_only=True)["epoch"]
+    assert json.loads((sweep_dir / "0" / "summary.json").read_text())["status"] == "completed"
+    assert not (sweep_dir / "2").exists()
+
+    assert report_main([str(sweep_dir), "--out", str(tmp_path / "partial")]) == 0
+    partial = (tmp_path / "partial" / "report.md").read_text()
+    assert "## Jobs not completed (2 of 3)" in partial
+    assert "- `1` (data.batch_size=16, seed 1): missing: interrupted" in partial
+    assert "- `2` (data.batch_size=8, seed 1): missing: not started" in partial
+
+    finished = snapshot(sweep_dir / "0")
+    rerun = subprocess.run(
+        sweep_cmd(sweep_dir, data_dir), cwd=root, capture_output=True, text=True, timeout=600
+    )
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "#0 : seed=1 data.batch_size=32" in rerun.stdout
+    assert "(completed before: skipped)" in rerun.stdout
+    assert f"#1 resumes from {last}" in rerun.stdout
+    assert snapshot(sweep_dir / "0") == finished
+    for job in ("1", "2"):
+        summary = json.loads((sweep_dir / job / "summary.json").read_text())
+        assert summary["status"] == "completed" and summary["epochs"] == 4
+        steps = [e.step for e in tensorboard_scalars(sweep_dir / job, "val/psnr")]
+        assert steps == sorted(set(steps)) and len(steps) == 4
+    resumed = json.loads((sweep_dir / "1" / "summary.json").read_text())
+    assert resumed["resumed_from"] == "checkpoints/last.ckpt" and killed_at < 3
+    assert "resumed_from" not in json.loads((sweep_dir / "2" / "summary.json").read_text())
+    assert len(list((sweep_dir / "1" / "tensorboard").glob("events.out.tfevents.*"))) == 2
+    assert len(list((sweep_dir / "2" / "tensorboard").glob("events.out.tfevents.*"))) == 1
+
+    everything = snapshot(sweep_dir)
+    changed = subprocess.run(
+        sweep_cmd(sweep_dir, data_dir, "optim.optimizer.lr=0.01"),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert changed.returncode == 1
+    command = " ".join(a for a in sweep_cmd(sweep_dir, data_dir)[4:] if not a.startswith("hydra."))
+    assert changed.stderr.strip().splitlines() == [
+        f"error: {sweep_dir} holds the sweep run with `-m {command}`; "
+        "this command line differs (+optim.optimizer.lr=0.01) and would be another sweep: rerun "
+        "that exact command to resume it, or choose a new hydra.sweep.dir"
+    ]
+    assert snapshot(sweep_dir) == everything
+
+
+def test_a_second_sweep_into_a_sweep_dir_in_use_is_refused(tmp_path, data_dir, root):
+    sweep_dir = tmp_path / "sweep"
+    lock = DirLock.acquire(sweep_dir, "hydra.sweep.dir")
+    try:
+        result = subprocess.run(
+            sweep_cmd(sweep_dir, data_dir), cwd=root, capture_output=True, text=True, timeout=300
+        )
+    finally:
+        lock.release()
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {sweep_dir} is in use by process {os.getpid()} on ")
+    assert sorted(p.name for p in sweep_dir.iterdir()) == []
+
+
+def write_job(sweep_dir, name, overrides, summary=None):
+    job = sweep_dir / name
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    if summary is not None:
+        (job / "summary.json").write_text(summary)
+
+
+def test_the_report_lists_failed_and_missing_jobs_instead_of_crashing(tmp_path):
+    done = {"status": "completed", "best_val_psnr": 30.0, "epochs": 2, "train_seconds": 1.0}
+    write_job(tmp_path, "0", ["seed=1", "data.batch_size=16"], json.dumps(done))
+    write_job(tmp_path, "1", ["seed=1", "data.batch_size=8"])
+    no_epochs = {**done, "best_val_psnr": None, "epochs": 0}
+    write_job(tmp_path, "2", ["seed=2", "data.batch_size=16"], json.dumps(no_epochs))
+    write_job(tmp_path, "3", ["seed=2", "data.batch_size=8"], '{"status": "compl')
+    assert report_main([str(tmp_path)]) == 0
+    report = (tmp_path / "report.md").read_text()
+    assert "## Jobs not completed (2 of 4)" in report
+    assert "- `1` (data.batch_size=8, seed 1): missing: no summary.json" in report
+    assert "- `3` (data.batch_size=8, seed 2): failed: " in report and "unreadable" in report
+    assert "<h2>Jobs not completed (2 of 4)</h2>" in (tmp_path / "report.html").read_text()
+    with (tmp_path / "report.csv").open() as handle:
+        rows = {row["value"]: row for row in csv.DictReader(handle)}
+    assert rows["data.batch_size=16"]["best_val_psnr"] == "30.0"
+    assert (rows["data.batch_size=8"]["failed"], rows["data.batch_size=8"]["missing"]) == ("1", "1")

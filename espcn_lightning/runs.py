@@ -1,0 +1,507 @@
+"""A training run's dir: claimed under a lock, recorded once it is this run's, resumed only as the
+same run, and never rewritten by another run.
+
+Hydra writes a job's ``.hydra/`` files and opens its log file before the task starts, so a run
+refused for any reason would already have rewritten the records of the run it refused to touch.
+``conf/train.yaml`` turns both off (``hydra.output_subdir: null``, a log file opened on its first
+line) and :func:`claim` writes the same ``.hydra/`` files itself once the dir is this run's.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import torch
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
+
+from espcn_lightning.errors import RunDirError
+
+LOCK = ".lock"
+RECORD = ".hydra"
+SUMMARY = "summary.json"
+# What makes a run the run it is: a resume may change anything else (the trainer's budget, say).
+IDENTITY = ("scale", "seed", "model", "data", "degradation", "optim")
+# Leaves of those that describe the machine, not the run.
+MACHINE = ("data.data_dir", "data.num_workers")
+_ABSENT = "(absent)"
+
+FRESH, RESUME, SKIP = "fresh", "resume", "skip"
+
+log = logging.getLogger(__name__)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file through a scratch file and a rename, so a kill never leaves it half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(scratch, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(scratch, path)
+
+
+class DirLock:
+    """An exclusive lock on a run or sweep dir: ``fcntl.flock`` on ``DIR/.lock``.
+
+    Written with fcntl rather than the filelock package because the refusal must name the holder
+    (pid, host, start time, recorded in the file) and a lock file left by a killed process must be
+    told from a live one: the kernel drops a flock when its holder dies, kill -9 included, so a
+    leftover file that can be locked is stale by construction.
+    """
+
+    def __init__(self, path: Path, fd: int, stale: str | None) -> None:
+        self.path, self.fd, self.stale = path, fd, stale
+
+    @classmethod
+    def acquire(cls, directory: Path, option: str) -> DirLock:
+        """Lock ``directory`` or raise RunDirError naming the live holder; ``option`` is the
+        setting a user changes to go elsewhere (hydra.run.dir, hydra.sweep.dir)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / LOCK
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _holder_text(fd) or "another process"
+                os.close(fd)
+                raise RunDirError(in_use(directory, holder, option)) from None
+            if _is_current(fd, path):
+                break
+            os.close(fd)  # its holder removed the file between our open and our lock: retry
+        stale = _holder_text(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder_record()).encode(), 0)
+        return cls(path, fd, stale)
+
+    @staticmethod
+    def holder(directory: Path) -> str | None:
+        """Who holds ``directory``'s lock now, or None (none, or a stale one); changes nothing."""
+        try:
+            fd = os.open(directory / LOCK, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _holder_text(fd) or "another process"
+        finally:
+            os.close(fd)
+        return None
+
+    def release(self) -> None:
+        """Remove the lock file, then drop the lock (in that order, so no one locks a removed file
+        unnoticed: acquire re-checks that the file it locked is still the one at the path)."""
+        if self.fd < 0:
+            return
+        try:
+            if _is_current(self.fd, self.path):
+                self.path.unlink()
+        finally:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def holder_record() -> dict:
+    """This process as a lock holder: pid, host and start time."""
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    return {"pid": os.getpid(), "host": socket.gethostname(), "since": now}
+
+
+def _holder_text(fd: int) -> str | None:
+    """The holder a lock file names, in words (None for an empty file)."""
+    text = os.pread(fd, 4096, 0).decode(errors="replace")
+    if not text:
+        return None
+    try:
+        record = json.loads(text)
+        return f"process {record['pid']} on {record['host']} (since {record['since']})"
+    except (ValueError, KeyError, TypeError):
+        return "another process"
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    """Whether the open file ``fd`` is still the file at ``path``."""
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def in_use(directory: Path, holder: str, option: str) -> str:
+    """The one-line refusal for a dir another process is writing."""
+    return f"{directory} is in use by {holder}; wait for it to finish, or choose another {option}"
+
+
+def read_summary(directory: Path) -> tuple[dict | None, str | None]:
+    """A run's summary.json as (summary, None), (None, what is wrong with it), or (None, None)."""
+    path = Path(directory) / SUMMARY
+    if not path.is_file():
+        return None, None
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        return None, f"{path}: unreadable ({type(error).__name__})"
+    if not isinstance(summary, dict) or not isinstance(summary.get("status"), str):
+        return None, f"{path}: has no status"
+    return summary, None
+
+
+@dataclass
+class RunState:
+    """What a run dir holds: its saved config and overrides, its summary, its checkpoints."""
+
+    directory: Path
+    config: DictConfig | None = None
+    overrides: list[str] | None = None
+    summary: dict | None = None
+    summary_problem: str | None = None
+    checkpoints: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, directory: Path) -> RunState:
+        """Read a run dir without changing anything in it."""
+        directory = Path(directory)
+        record = directory / RECORD
+        config = (
+            OmegaConf.load(record / "config.yaml") if (record / "config.yaml").is_file() else None
+        )
+        overrides = None
+        if (record / "overrides.yaml").is_file():
+            overrides = [
+                str(o) for o in yaml.safe_load((record / "overrides.yaml").read_text()) or []
+            ]
+        summary, problem = read_summary(directory)
+        checkpoints = sorted((directory / "checkpoints").glob("*.ckpt"))
+        return cls(directory, config, overrides, summary, problem, checkpoints)
+
+    @property
+    def status(self) -> str:
+        """'completed', 'failed', ... from summary.json, or what stands in for it."""
+        if self.summary is not None:
+            return self.summary["status"]
+        if self.summary_problem is not None:
+            return "malformed summary.json"
+        return "interrupted" if self.checkpoints else "no summary"
+
+    @property
+    def holds_a_run(self) -> bool:
+        """Whether a run got far enough here to leave something worth keeping."""
+        return bool(self.checkpoints) or (self.directory / SUMMARY).exists()
+
+    @property
+    def last_checkpoint(self) -> Path | None:
+        """``checkpoints/last.ckpt`` if there is one."""
+        last = self.directory / "checkpoints" / "last.ckpt"
+        return last if last.is_file() else None
+
+
+def identity_changes(saved: DictConfig, new: DictConfig) -> list[str]:
+    """The leaves of ``IDENTITY`` that differ between two train configs, as 'key old -> new'.
+
+    Leaves are compared as written first (so ``T_max: ${trainer.max_epochs}`` is unchanged when
+    the budget changes) and resolved only where the text differs.
+    """
+    old, now = _identity_leaves(saved), _identity_leaves(new)
+    changes = []
+    for key in sorted(set(old) | set(now)):
+        if key in MACHINE or old.get(key, _ABSENT) == now.get(key, _ABSENT):
+            continue
+        before = _resolved(saved, key, old.get(key, _ABSENT))
+        after = _resolved(new, key, now.get(key, _ABSENT))
+        if before != after:
+            changes.append(f"{key} {_show(before)} -> {_show(after)}")
+    return changes
+
+
+def _identity_leaves(cfg: DictConfig) -> dict[str, Any]:
+    """Dotted key -> leaf as written, for the identity part of a config (lists are leaves)."""
+    leaves: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else str(key))
+        else:
+            leaves[prefix] = node
+
+    raw = OmegaConf.to_container(cfg, resolve=False)
+    for key in IDENTITY:
+        if key in raw:
+            walk(raw[key], key)
+    return leaves
+
+
+def _resolved(cfg: DictConfig, key: str, raw: Any) -> Any:
+    """A leaf's resolved value (``raw``, as written, where it cannot be resolved here)."""
+    try:
+        value = OmegaConf.select(cfg, key, default=_ABSENT)
+    except Exception:
+        return raw
+    if isinstance(value, DictConfig | ListConfig):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def _show(value: Any) -> str:
+    """A config value as a user would type it."""
+    return json.dumps(value) if isinstance(value, list | dict) else str(value)
+
+
+def plan(state: RunState, cfg: DictConfig, overrides: list[str], multirun: bool) -> str:
+    """FRESH, RESUME or SKIP for a run asked into ``state.directory``, or RunDirError.
+
+    A single run never goes into a dir that holds another run's checkpoints or summary unless
+    asked to resume it (``ckpt_path``), and a resume, or a restart over an attempt killed before
+    its first checkpoint, keeps the run's IDENTITY. A sweep job re-run with the same overrides
+    skips a completed job and resumes an interrupted one by itself.
+    """
+    where = state.directory
+    if multirun and cfg.ckpt_path is None:
+        if state.overrides is not None and sorted(state.overrides) != sorted(overrides):
+            raise RunDirError(
+                f"{where} holds another job ({' '.join(state.overrides) or 'no overrides'}); "
+                "a changed sweep needs a new hydra.sweep.dir"
+            )
+        check_identity(state, cfg, "this job")
+        if state.status == "completed":
+            return SKIP
+        return RESUME if state.last_checkpoint else FRESH
+    if cfg.ckpt_path is None:
+        if state.holds_a_run:
+            raise RunDirError(
+                f"{where} already holds a run ({state.status}); pass ckpt_path=last to continue "
+                "it, or choose a new hydra.run.dir"
+            )
+        check_identity(state, cfg, "a restart of a run killed before its first checkpoint")
+        return FRESH
+    if cfg.ckpt_path != "last" and not Path(cfg.ckpt_path).is_file():
+        raise RunDirError(f"ckpt_path={cfg.ckpt_path}: no such file; give an existing checkpoint")
+    source = checkpoint_run(cfg.ckpt_path, where)
+    if source != where.resolve() and state.holds_a_run:
+        raise RunDirError(
+            f"{where} already holds a run ({state.status}); continue {cfg.ckpt_path} into a new "
+            "hydra.run.dir"
+        )
+    source_state = state if source == where.resolve() else RunState.read(source)
+    if source_state.checkpoints and source_state.config is None:
+        raise RunDirError(
+            f"{source} has checkpoints but no saved config ({RECORD}/config.yaml) to check a "
+            "resume against; train a new run instead"
+        )
+    check_identity(source_state, cfg, f"ckpt_path={cfg.ckpt_path}")
+    if cfg.ckpt_path == "last" and state.last_checkpoint is None:
+        return FRESH
+    return RESUME
+
+
+def checkpoint_run(ckpt_path: str, run_dir: Path) -> Path:
+    """The run dir a ``ckpt_path`` belongs to: ``run_dir`` for 'last', else the folder that holds
+    the checkpoint's ``checkpoints/`` folder (or the checkpoint's own folder)."""
+    if ckpt_path == "last":
+        return run_dir.resolve()
+    path = Path(ckpt_path).resolve()
+    return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+
+
+def check_identity(state: RunState, cfg: DictConfig, what: str) -> None:
+    """Refuse to continue the run in ``state`` under a config that makes it another run."""
+    if state.config is None:
+        return
+    changes = identity_changes(state.config, cfg)
+    if changes:
+        more = f" (and {len(changes) - 1} more)" if len(changes) > 1 else ""
+        raise RunDirError(
+            f"{what}: this config changes the run in {state.directory}: {changes[0]}{more}; a "
+            f"resume keeps its {', '.join(IDENTITY[:-1])} and {IDENTITY[-1]} (trainer settings "
+            "such as max_epochs may change): train a new run into another dir instead"
+        )
+
+
+def checkpoint_path(ckpt_path: str, run_dir: Path) -> Path:
+    """The file a ``ckpt_path`` setting names ('last': the run dir's checkpoints/last.ckpt)."""
+    return run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+
+
+def epochs_done(path: Path) -> int:
+    """How many epochs a checkpoint of this project has trained (they are written at epoch ends),
+    or RunDirError when it is unreadable, naming the intact checkpoints beside it."""
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"]) + 1
+    except Exception as error:
+        intact = [p.name for p in sorted(path.parent.glob("*.ckpt")) if p != path and _loads(p)]
+        others = f"intact beside it: {', '.join(intact)}" if intact else "none intact beside it"
+        raise RunDirError(
+            f"{path}: not a readable checkpoint ({type(error).__name__}; {others}); resume from "
+            "an intact one with ckpt_path=PATH, or train a new run"
+        ) from None
+
+
+def _loads(path: Path) -> bool:
+    """Whether a checkpoint file loads."""
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return False
+    return True
+
+
+def check_budget(cfg: DictConfig, run_dir: Path) -> None:
+    """Refuse a resume whose ``trainer.max_epochs`` ends before the checkpoint's epoch (Lightning
+    would stop with a traceback)."""
+    done = epochs_done(checkpoint_path(cfg.ckpt_path, run_dir))
+    budget = cfg.trainer.get("max_epochs")
+    if budget is not None and budget != -1 and budget < done:
+        raise RunDirError(
+            f"ckpt_path={cfg.ckpt_path}: that checkpoint has trained {done} epochs already, "
+            f"more than trainer.max_epochs={budget}; give trainer.max_epochs={done} or more"
+        )
+
+
+def is_rank_zero() -> bool:
+    """Whether this is the process that owns the run's records (rank 0 under DDP or SLURM)."""
+    for name in ("RANK", "SLURM_PROCID"):
+        if name in os.environ:
+            return int(os.environ[name]) == 0
+    return int(os.environ.get("NODE_RANK", 0)) == 0 and int(os.environ.get("LOCAL_RANK", 0)) == 0
+
+
+def remove_scratch(directory: Path) -> list[Path]:
+    """Delete the scratch files of atomic writes a killed process left (``.NAME.PID.tmp``); called
+    under the lock, when no other process can be writing here."""
+    leftovers = [
+        path
+        for folder in (directory, directory / RECORD, directory / "checkpoints")
+        for path in folder.glob(".*.tmp")
+        if path.is_file()
+    ]
+    for path in leftovers:
+        path.unlink()
+    return leftovers
+
+
+def write_record(directory: Path, cfg: DictConfig, overrides: list[str]) -> None:
+    """Save the run's config, Hydra config and overrides in ``.hydra/``, as Hydra itself would."""
+    record = directory / RECORD
+    atomic_write_text(record / "config.yaml", OmegaConf.to_yaml(cfg))
+    hydra = OmegaConf.create({"hydra": OmegaConf.to_container(HydraConfig.get(), resolve=False)})
+    atomic_write_text(record / "hydra.yaml", OmegaConf.to_yaml(hydra))
+    atomic_write_text(record / "overrides.yaml", yaml.safe_dump(overrides))
+
+
+class Run:
+    """A claimed run dir: the config to train with, and the summary written as the run ends.
+
+    Used as a context manager: an exception that escapes marks the run failed (interrupted for
+    Ctrl-C) in its summary, and the lock is released however the run ends.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        config: DictConfig,
+        action: str,
+        lock: DirLock | None = None,
+        state: RunState | None = None,
+    ) -> None:
+        self.directory, self.config, self.action, self.lock = directory, config, action, lock
+        self.state = state or RunState(directory)
+        self.finished = False
+
+    @property
+    def skipped(self) -> bool:
+        """A completed job of a re-run sweep: nothing to do, nothing written."""
+        return self.action == SKIP
+
+    def finish(self, summary: dict) -> None:
+        """Write summary.json (process rank 0 only), noting where a resume started from."""
+        self.finished = True
+        if self.lock is None:
+            return
+        if self.action == RESUME:
+            source = self.config.ckpt_path
+            summary = {
+                **summary,
+                "resumed_from": "checkpoints/last.ckpt" if source == "last" else source,
+            }
+        atomic_write_text(self.directory / SUMMARY, json.dumps(summary, indent=2) + "\n")
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if error is not None and not self.finished:
+                interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
+                self.finish(
+                    {
+                        "status": "interrupted" if interrupted else "failed",
+                        "error": f"{type(error).__name__}: {error}",
+                    }
+                )
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+
+def claim(cfg: DictConfig) -> Run:
+    """Take this Hydra job's run dir, or raise RunDirError with nothing in the dir changed.
+
+    Decides from the dir's contents (read only), then locks it, decides again under the lock,
+    removes scratch files of killed writers and writes the run's ``.hydra/`` record. Processes
+    other than rank 0 (DDP) only follow.
+    """
+    directory = Path(cfg.paths.output_dir)
+    if not is_rank_zero():
+        return Run(directory, cfg, FRESH)
+    hydra = HydraConfig.get()
+    multirun = hydra.mode == RunMode.MULTIRUN
+    option = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    overrides = [str(o) for o in hydra.overrides.task]
+    holder = DirLock.holder(directory)
+    if holder is not None:
+        raise RunDirError(in_use(directory, holder, option))
+    state = RunState.read(directory)
+    action = plan(state, cfg, overrides, multirun)
+    if action == SKIP:
+        return Run(directory, cfg, SKIP, state=state)
+    config = cfg.copy()
+    if action == RESUME:
+        if cfg.ckpt_path is None:
+            with open_dict(config):
+                config.ckpt_path = "last"
+        check_budget(config, directory)
+    lock = DirLock.acquire(directory, option)
+    try:
+        state = RunState.read(directory)
+        if plan(state, cfg, overrides, multirun) != action:
+            raise RunDirError(f"{directory} changed while this run started; run it again")
+        if lock.stale:
+            log.warning(
+                "%s: took over the stale lock of %s, no longer running", directory, lock.stale
+            )
+        for path in remove_scratch(directory):
+            log.warning("%s: removed %s, a partial write of a killed run", directory, path.name)
+        write_record(directory, config, overrides)
+    except BaseException:
+        lock.release()
+        raise
+    return Run(directory, config, action, lock, state)

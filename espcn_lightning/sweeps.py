@@ -1,0 +1,71 @@
+"""A sweep dir's own record: the command line it was run with and the jobs that asks for.
+
+The resumable launcher (``hydra_plugins/espcn_resume_launcher``) reads it to refuse a re-run with
+another command line, and the sweep report to list the jobs a partial sweep is missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf
+
+from espcn_lightning.errors import RunDirError
+
+MULTIRUN = "multirun.yaml"
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def saved_config(sweep_dir: Path) -> DictConfig | None:
+    """The multirun config Hydra saved in the sweep dir when it was first run, if any."""
+    path = Path(sweep_dir) / MULTIRUN
+    return OmegaConf.load(path) if path.is_file() else None
+
+
+def command_line(config: DictConfig) -> list[str]:
+    """A multirun config's command-line overrides (``hydra.*`` ones, the launcher say, aside)."""
+    return [str(o) for o in OmegaConf.select(config, "hydra.overrides.task", default=[])]
+
+
+def check_command_line(sweep_dir: Path, overrides: list[str]) -> None:
+    """Refuse to run into a sweep dir made by another command line: that is another sweep."""
+    config = saved_config(sweep_dir)
+    if config is None:
+        return
+    before = command_line(config)
+    if sorted(before) == sorted(overrides):
+        return
+    gone = [o for o in before if o not in overrides]
+    new = [o for o in overrides if o not in before]
+    raise RunDirError(
+        f"{sweep_dir} holds the sweep run with `-m {' '.join(before)}`; this command line differs "
+        f"({' '.join([*(f'-{o}' for o in gone), *(f'+{o}' for o in new)])}) and would be another "
+        "sweep: rerun that exact command to resume it, or choose a new hydra.sweep.dir"
+    )
+
+
+def expected_jobs(sweep_dir: Path) -> list[list[str]] | None:
+    """Each job's overrides, in launch order, that a basic-sweeper multirun asked for; None when
+    that cannot be known (no multirun.yaml, or another sweeper such as Optuna's).
+
+    Uses Hydra's own BasicSweeper.split_arguments, so the order is the one the sweep ran in.
+    """
+    config = saved_config(sweep_dir)
+    if config is None or OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
+        return None
+    params = OmegaConf.to_container(config.hydra.sweeper.get("params") or {}, resolve=False)
+    arguments = [f"{key}={value}" for key, value in params.items()] + command_line(config)
+    overrides = OverridesParser.create().parse_overrides(arguments)
+    return [list(job) for job in BasicSweeper.split_arguments(overrides, None)[0]]
+
+
+def numbered_job_dirs(sweep_dir: Path) -> bool:
+    """Whether job dirs are named by job number (Hydra's default ``hydra.sweep.subdir``)."""
+    config = saved_config(sweep_dir)
+    if config is None:
+        return False
+    return OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir") == (
+        "${hydra.job.num}"
+    )

@@ -1,0 +1,1 @@
+"""Hydra launchers that resume an interrupted espcn-lightning sweep (hydra/launcher=resumable)."""

@@ -1,0 +1,136 @@
+"""Sweeps that resume: Hydra's basic (and joblib) launcher, told what a sweep dir already holds.
+
+Re-running a multirun with the same command line and ``hydra.sweep.dir`` skips each job whose
+summary.json says completed (its dir is not touched: the job is never composed into a run),
+resumes each interrupted job from its ``last.ckpt`` (the job does that itself when it claims its
+dir, ``espcn_lightning.runs.plan``) and runs the rest. A changed command line, a job dir that holds
+another job, or a sweep dir another process is running are refused before any job starts. Hydra's
+own launchers cannot do this: they start every job of a sweep afresh.
+"""
+
+from __future__ import annotations
+
+import atexit
+import copy
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from itertools import groupby
+from pathlib import Path
+from typing import NoReturn
+
+from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn, JobStatus, setup_globals
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, open_dict, read_write
+
+from espcn_lightning.errors import RunDirError
+from espcn_lightning.runs import RESUME, SKIP, DirLock, RunState, plan
+from espcn_lightning.sweeps import check_command_line
+
+log = logging.getLogger(__name__)
+
+
+def refuse(error: RunDirError) -> NoReturn:
+    """End the sweep with the one-line reason (SystemExit, which Hydra passes on as it is)."""
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(1)
+
+
+class ResumeSweep:
+    """Launcher mixin: lock the sweep dir and check its command line, then launch only the jobs
+    that are not completed, each under its own job number so it lands in its own dir again."""
+
+    config: DictConfig
+    hydra_context: HydraContext
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        """Hydra's setup, then the sweep dir's command-line check and lock, before the sweeper
+        rewrites the dir's multirun.yaml (checked again under the lock)."""
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        setup_globals()
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        command = [str(o) for o in config.hydra.overrides.task]
+        try:
+            check_command_line(sweep_dir, command)
+            lock = DirLock.acquire(sweep_dir, "hydra.sweep.dir")
+        except RunDirError as error:
+            refuse(error)
+        atexit.register(lock.release)
+        try:
+            check_command_line(sweep_dir, command)
+        except RunDirError as error:
+            lock.release()
+            refuse(error)
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        """Plan every job first (a refusal runs nothing), then launch the runs of jobs to do."""
+        jobs = []
+        for number, overrides in enumerate(job_overrides, start=initial_job_idx):
+            try:
+                action, state = self.job_plan(number, list(overrides))
+            except RunDirError as error:
+                refuse(error)
+            jobs.append((number, list(overrides), action, state))
+        results: list[JobReturn] = []
+        for skip, group in groupby(jobs, key=lambda job: job[2] == SKIP):
+            block = list(group)
+            if skip:
+                results += [
+                    self.skipped(number, overrides, state) for number, overrides, *_, state in block
+                ]
+                continue
+            for number, _, action, state in block:
+                if action == RESUME:
+                    log.info(f"\t#{number} resumes from {state.last_checkpoint}")
+            results += super().launch([job[1] for job in block], initial_job_idx=block[0][0])
+        return results
+
+    def job_plan(self, number: int, overrides: list[str]) -> tuple[str, RunState]:
+        """What job ``number`` needs (runs.plan on its dir), composed as the launch would."""
+        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+        with open_dict(sweep_config):
+            sweep_config.hydra.job.id = number
+            sweep_config.hydra.job.num = number
+        previous = HydraConfig.instance().cfg
+        HydraConfig.instance().set_config(sweep_config)
+        try:
+            sweep = sweep_config.hydra.sweep
+            directory = Path(str(sweep.dir)) / str(sweep.subdir)
+            task = copy.deepcopy(sweep_config)
+            with read_write(task), open_dict(task):
+                del task["hydra"]
+            state = RunState.read(directory)
+            return plan(state, task, overrides, multirun=True), state
+        finally:
+            HydraConfig.instance().cfg = previous
+
+    @staticmethod
+    def skipped(number: int, overrides: list[str], state: RunState) -> JobReturn:
+        """The result of a job completed by an earlier run of the sweep, read from its summary."""
+        log.info(f"\t#{number} : {' '.join(overrides)} (completed before: skipped)")
+        result = JobReturn(overrides=overrides, working_dir=os.getcwd(), task_name="skipped")
+        result.status = JobStatus.COMPLETED
+        result.return_value = state.summary.get("best_val_psnr")
+        return result
+
+
+class ResumableLauncher(ResumeSweep, BasicLauncher):
+    """Hydra's basic (one job after another) launcher, resuming (``hydra/launcher=resumable``)."""
+
+
+try:
+    from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
+except ImportError:  # pip install -e ".[sweep]" for parallel jobs
+    JoblibLauncher = None
+
+if JoblibLauncher is not None:
+
+    class ResumableJoblibLauncher(ResumeSweep, JoblibLauncher):
+        """Hydra's joblib launcher (jobs in parallel), resuming (``hydra/launcher=parallel``)."""
