@@ -18,7 +18,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import torch
 import yaml
@@ -176,9 +176,10 @@ class RunState:
         """Read a run dir without changing anything in it."""
         directory = Path(directory)
         record = directory / RECORD
-        config = (
+        saved = (
             OmegaConf.load(record / "config.yaml") if (record / "config.yaml").is_file() else None
         )
+        config = saved if isinstance(saved, DictConfig) else None
         overrides = None
         if (record / "overrides.yaml").is_file():
             overrides = [
@@ -238,7 +239,7 @@ def _identity_leaves(cfg: DictConfig) -> dict[str, Any]:
         else:
             leaves[prefix] = node
 
-    raw = OmegaConf.to_container(cfg, resolve=False)
+    raw = cast(dict, OmegaConf.to_container(cfg, resolve=False))
     for key in IDENTITY:
         if key in raw:
             walk(raw[key], key)

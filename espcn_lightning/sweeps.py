@@ -7,6 +7,7 @@ another command line, and the sweep report to list the jobs a partial sweep is m
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -21,7 +22,8 @@ BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 def saved_config(sweep_dir: Path) -> DictConfig | None:
     """The multirun config Hydra saved in the sweep dir when it was first run, if any."""
     path = Path(sweep_dir) / MULTIRUN
-    return OmegaConf.load(path) if path.is_file() else None
+    config = OmegaConf.load(path) if path.is_file() else None
+    return config if isinstance(config, DictConfig) else None
 
 
 def command_line(config: DictConfig) -> list[str]:
@@ -55,7 +57,7 @@ def expected_jobs(sweep_dir: Path) -> list[list[str]] | None:
     config = saved_config(sweep_dir)
     if config is None or OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
         return None
-    params = OmegaConf.to_container(config.hydra.sweeper.get("params") or {}, resolve=False)
+    params = cast(dict, OmegaConf.to_container(config.hydra.sweeper.get("params") or {}))
     arguments = [f"{key}={value}" for key, value in params.items()] + command_line(config)
     overrides = OverridesParser.create().parse_overrides(arguments)
     return [list(job) for job in BasicSweeper.split_arguments(overrides, None)[0]]
@@ -66,6 +68,5 @@ def numbered_job_dirs(sweep_dir: Path) -> bool:
     config = saved_config(sweep_dir)
     if config is None:
         return False
-    return OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir") == (
-        "${hydra.job.num}"
-    )
+    sweep = cast(dict, OmegaConf.to_container(config.hydra.sweep, resolve=False))
+    return sweep.get("subdir") == "${hydra.job.num}"

@@ -168,10 +168,11 @@ def main(cfg: DictConfig) -> float | None:
     """
     try:
         run = runs.claim(cfg)
-    except RunDirError as error:
-        return stop(error)
+    except RunDirError as refusal:
+        stop(refusal)
+        return None
     if run.skipped:
-        return run.state.summary.get("best_val_psnr")
+        return (run.state.summary or {}).get("best_val_psnr")
     with run:
         try:
             summary = train(run.config)
@@ -181,7 +182,8 @@ def main(cfg: DictConfig) -> float | None:
                 raise
             run.finish({"status": "failed", "error": str(error)})
             log.error("%s", error)
-            return stop(error)
+            stop(error)
+            return None
         run.finish(summary)
     return summary["best_val_psnr"]
 

@@ -15,7 +15,7 @@ import copy
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import groupby
 from pathlib import Path
 from typing import NoReturn
@@ -39,90 +39,106 @@ def refuse(error: RunDirError) -> NoReturn:
     sys.exit(1)
 
 
-class ResumeSweep:
-    """Launcher mixin: lock the sweep dir and check its command line, then launch only the jobs
-    that are not completed, each under its own job number so it lands in its own dir again."""
+def claim_sweep(config: DictConfig) -> None:
+    """Check the sweep dir's command line and lock the dir for this process, before the sweeper
+    rewrites its multirun.yaml (checked again under the lock); refuse in one line otherwise."""
+    setup_globals()
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    command = [str(o) for o in config.hydra.overrides.task]
+    try:
+        check_command_line(sweep_dir, command)
+        lock = DirLock.acquire(sweep_dir, "hydra.sweep.dir")
+    except RunDirError as error:
+        refuse(error)
+    atexit.register(lock.release)
+    try:
+        check_command_line(sweep_dir, command)
+    except RunDirError as error:
+        lock.release()
+        refuse(error)
 
-    config: DictConfig
-    hydra_context: HydraContext
+
+Launch = Callable[[Sequence[Sequence[str]], int], Sequence[JobReturn]]
+
+
+def launch_resuming(
+    config: DictConfig,
+    context: HydraContext,
+    launch: Launch,
+    job_overrides: Sequence[Sequence[str]],
+    initial_job_idx: int,
+) -> Sequence[JobReturn]:
+    """Plan every job first (a refusal runs nothing), then ``launch`` the jobs to do, each block
+    of consecutive ones under its own job numbers so every job lands in its own dir again."""
+    jobs = []
+    for number, overrides in enumerate(job_overrides, start=initial_job_idx):
+        try:
+            action, state = job_plan(config, context, number, list(overrides))
+        except RunDirError as error:
+            refuse(error)
+        jobs.append((number, list(overrides), action, state))
+    results: list[JobReturn] = []
+    for skip, group in groupby(jobs, key=lambda job: job[2] == SKIP):
+        block = list(group)
+        if skip:
+            results += [skipped(number, overrides, state) for number, overrides, _, state in block]
+            continue
+        for number, _, action, state in block:
+            if action == RESUME:
+                log.info(f"\t#{number} resumes from {state.last_checkpoint}")
+        results += launch([job[1] for job in block], block[0][0])
+    return results
+
+
+def job_plan(
+    config: DictConfig, context: HydraContext, number: int, overrides: list[str]
+) -> tuple[str, RunState]:
+    """What job ``number`` needs (runs.plan on its dir), its config composed as a launch would."""
+    sweep_config = context.config_loader.load_sweep_config(config, overrides)
+    with open_dict(sweep_config):
+        sweep_config.hydra.job.id = number
+        sweep_config.hydra.job.num = number
+    previous = HydraConfig.instance().cfg
+    HydraConfig.instance().set_config(sweep_config)
+    try:
+        sweep = sweep_config.hydra.sweep
+        directory = Path(str(sweep.dir)) / str(sweep.subdir)
+        task = copy.deepcopy(sweep_config)
+        with read_write(task), open_dict(task):
+            del task["hydra"]
+        state = RunState.read(directory)
+        return plan(state, task, overrides, multirun=True), state
+    finally:
+        HydraConfig.instance().cfg = previous
+
+
+def skipped(number: int, overrides: list[str], state: RunState) -> JobReturn:
+    """The result of a job completed by an earlier run of the sweep, read from its summary."""
+    log.info(f"\t#{number} : {' '.join(overrides)} (completed before: skipped)")
+    result = JobReturn(overrides=overrides, working_dir=os.getcwd(), task_name="skipped")
+    result.status = JobStatus.COMPLETED
+    result.return_value = (state.summary or {}).get("best_val_psnr")
+    return result
+
+
+class ResumableLauncher(BasicLauncher):
+    """Hydra's basic (one job after another) launcher, resuming (``hydra/launcher=resumable``)."""
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
-        """Hydra's setup, then the sweep dir's command-line check and lock, before the sweeper
-        rewrites the dir's multirun.yaml (checked again under the lock)."""
+        """Hydra's setup, then the sweep dir's check and lock."""
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
-        setup_globals()
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        command = [str(o) for o in config.hydra.overrides.task]
-        try:
-            check_command_line(sweep_dir, command)
-            lock = DirLock.acquire(sweep_dir, "hydra.sweep.dir")
-        except RunDirError as error:
-            refuse(error)
-        atexit.register(lock.release)
-        try:
-            check_command_line(sweep_dir, command)
-        except RunDirError as error:
-            lock.release()
-            refuse(error)
+        claim_sweep(config)
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
-        """Plan every job first (a refusal runs nothing), then launch the runs of jobs to do."""
-        jobs = []
-        for number, overrides in enumerate(job_overrides, start=initial_job_idx):
-            try:
-                action, state = self.job_plan(number, list(overrides))
-            except RunDirError as error:
-                refuse(error)
-            jobs.append((number, list(overrides), action, state))
-        results: list[JobReturn] = []
-        for skip, group in groupby(jobs, key=lambda job: job[2] == SKIP):
-            block = list(group)
-            if skip:
-                results += [
-                    self.skipped(number, overrides, state) for number, overrides, *_, state in block
-                ]
-                continue
-            for number, _, action, state in block:
-                if action == RESUME:
-                    log.info(f"\t#{number} resumes from {state.last_checkpoint}")
-            results += super().launch([job[1] for job in block], initial_job_idx=block[0][0])
-        return results
-
-    def job_plan(self, number: int, overrides: list[str]) -> tuple[str, RunState]:
-        """What job ``number`` needs (runs.plan on its dir), composed as the launch would."""
-        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
-        with open_dict(sweep_config):
-            sweep_config.hydra.job.id = number
-            sweep_config.hydra.job.num = number
-        previous = HydraConfig.instance().cfg
-        HydraConfig.instance().set_config(sweep_config)
-        try:
-            sweep = sweep_config.hydra.sweep
-            directory = Path(str(sweep.dir)) / str(sweep.subdir)
-            task = copy.deepcopy(sweep_config)
-            with read_write(task), open_dict(task):
-                del task["hydra"]
-            state = RunState.read(directory)
-            return plan(state, task, overrides, multirun=True), state
-        finally:
-            HydraConfig.instance().cfg = previous
-
-    @staticmethod
-    def skipped(number: int, overrides: list[str], state: RunState) -> JobReturn:
-        """The result of a job completed by an earlier run of the sweep, read from its summary."""
-        log.info(f"\t#{number} : {' '.join(overrides)} (completed before: skipped)")
-        result = JobReturn(overrides=overrides, working_dir=os.getcwd(), task_name="skipped")
-        result.status = JobStatus.COMPLETED
-        result.return_value = state.summary.get("best_val_psnr")
-        return result
-
-
-class ResumableLauncher(ResumeSweep, BasicLauncher):
-    """Hydra's basic (one job after another) launcher, resuming (``hydra/launcher=resumable``)."""
+        """The jobs not completed yet, launched one after another."""
+        assert self.config is not None and self.hydra_context is not None
+        return launch_resuming(
+            self.config, self.hydra_context, super().launch, job_overrides, initial_job_idx
+        )
 
 
 try:
@@ -132,5 +148,21 @@ except ImportError:  # pip install -e ".[sweep]" for parallel jobs
 
 if JoblibLauncher is not None:
 
-    class ResumableJoblibLauncher(ResumeSweep, JoblibLauncher):
+    class ResumableJoblibLauncher(JoblibLauncher):
         """Hydra's joblib launcher (jobs in parallel), resuming (``hydra/launcher=parallel``)."""
+
+        def setup(
+            self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+        ) -> None:
+            """Hydra's setup, then the sweep dir's check and lock."""
+            super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+            claim_sweep(config)
+
+        def launch(
+            self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+        ) -> Sequence[JobReturn]:
+            """The jobs not completed yet, launched in parallel."""
+            assert self.config is not None and self.hydra_context is not None
+            return launch_resuming(
+                self.config, self.hydra_context, super().launch, job_overrides, initial_job_idx
+            )
