@@ -84,17 +84,23 @@ def job_status(job_dir: Path) -> tuple[dict, str]:
 
 
 def read_curves(job_dir: Path) -> dict[str, list[float]]:
-    """val/psnr, val/loss and train/loss by epoch from the job's TensorBoard dir (if it has one)."""
+    """val/psnr, val/loss and train/loss by epoch from the job's TensorBoard dir (if it has one).
+
+    One value a step, the last logged: a run killed between two checkpoint writes of one epoch
+    (best, then last) and resumed from the older last.ckpt logs that epoch again at the same steps,
+    and TensorBoard keeps both.
+    """
     if not (job_dir / "tensorboard").is_dir():
         return {}
     events = EventAccumulator(str(job_dir / "tensorboard"), size_guidance={"scalars": 0})
     events.Reload()
     tags = set(events.Tags().get("scalars", []))
-    return {
-        tag: [e.value for e in events.Scalars(tag)]
-        for tag in ("val/psnr", "val/loss", "train/loss")
-        if tag in tags
-    }
+    curves = {}
+    for tag in ("val/psnr", "val/loss", "train/loss"):
+        if tag in tags:
+            by_step = {e.step: e.value for e in events.Scalars(tag)}
+            curves[tag] = [by_step[step] for step in sorted(by_step)]
+    return curves
 
 
 def read_job(name: str, job_dir: Path, overrides: list[str], swept_keys: list[str]) -> Job:
