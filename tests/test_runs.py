@@ -15,6 +15,7 @@ import torch
 from omegaconf import OmegaConf
 from test_reliability import train_cmd
 
+from espcn_lightning.errors import RunDirError
 from espcn_lightning.pretrained import load_model
 from espcn_lightning.report import read_curves
 from espcn_lightning.runs import (
@@ -22,7 +23,6 @@ from espcn_lightning.runs import (
     RESUME,
     DirLock,
     Run,
-    RunDirError,
     RunState,
     epochs_done,
     identity_changes,
