@@ -7,14 +7,13 @@ provenance). Loading uses ``torch.load(weights_only=True)``: no pickled code is 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
 from espcn_lightning.errors import WeightsError
+from espcn_lightning.files import atomic_output
 from espcn_lightning.network import ESPCN, rebuild
-from espcn_lightning.runs import atomic_write_text
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -25,14 +24,14 @@ def shipped_models() -> list[str]:
 
 
 def save_weights(net: ESPCN, path: str | Path, provenance: dict | None = None) -> Path:
-    """Write ``path`` (.pt state dict) and its .json sidecar (config and provenance), each through
-    a scratch file and a rename, so a kill mid-save never leaves a half-written file."""
+    """Write ``path`` (.pt state dict) and its .json sidecar (config and provenance), each whole or
+    not at all (files.atomic_output), so a kill mid-save never leaves a half-written file."""
     path = Path(path).with_suffix(".pt")
-    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, scratch)
-    os.replace(scratch, path)
+    with atomic_output(path) as scratch:
+        torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, scratch)
     meta = {"config": net.config(), **(provenance or {})}
-    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
+    with atomic_output(path.with_suffix(".json")) as scratch:
+        scratch.write_text(json.dumps(meta, indent=2) + "\n")
     return path
 
 

@@ -26,7 +26,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
-from espcn_lightning.errors import RunDirError
+from espcn_lightning.errors import RunDirError, WeightsError
+from espcn_lightning.files import atomic_output
+from espcn_lightning.pretrained import intact
 
 LOCK = ".lock"
 RECORD = ".hydra"
@@ -43,14 +45,10 @@ log = logging.getLogger(__name__)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file through a scratch file and a rename, so a kill never leaves it half-written."""
+    """Write a text file whole or not at all (files.atomic_output)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(scratch, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(scratch, path)
+    with atomic_output(path) as scratch:
+        scratch.write_text(text)
 
 
 class DirLock:
@@ -205,9 +203,8 @@ class RunState:
 
     @property
     def last_checkpoint(self) -> Path | None:
-        """``checkpoints/last.ckpt`` if there is one."""
-        last = self.directory / "checkpoints" / "last.ckpt"
-        return last if last.is_file() else None
+        """The checkpoint ``ckpt_path=last`` would resume from, if there is one."""
+        return last_checkpoint(self.directory / "checkpoints")
 
 
 def identity_changes(saved: DictConfig, new: DictConfig) -> list[str]:
@@ -289,8 +286,6 @@ def plan(state: RunState, cfg: DictConfig, overrides: list[str], multirun: bool)
             )
         check_identity(state, cfg, "a restart of a run killed before its first checkpoint")
         return FRESH
-    if cfg.ckpt_path != "last" and not Path(cfg.ckpt_path).is_file():
-        raise RunDirError(f"ckpt_path={cfg.ckpt_path}: no such file; give an existing checkpoint")
     source = checkpoint_run(cfg.ckpt_path, where)
     if source != where.resolve() and state.holds_a_run:
         raise RunDirError(
@@ -332,38 +327,57 @@ def check_identity(state: RunState, cfg: DictConfig, what: str) -> None:
         )
 
 
-def checkpoint_path(ckpt_path: str, run_dir: Path) -> Path:
-    """The file a ``ckpt_path`` setting names ('last': the run dir's checkpoints/last.ckpt)."""
-    return run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+def last_checkpoint(checkpoints: Path) -> Path | None:
+    """The checkpoint ``ckpt_path=last`` resumes from, as Lightning picks it: the newest
+    ``last*.ckpt`` (a moved run's resume writes ``last-v1.ckpt``)."""
+    return max(checkpoints.glob("last*.ckpt"), key=lambda p: p.stat().st_mtime, default=None)
+
+
+def check_checkpoint(ckpt_path: str | None, checkpoints: Path) -> None:
+    """Refuse a ``ckpt_path`` that is missing or does not load before any data is prepared; for a
+    broken one, name the intact checkpoints beside it. ``last`` with no last checkpoint yet (a run
+    killed before its first) is left to Lightning, which starts afresh."""
+    if ckpt_path is None or ckpt_path in ("hpc", "best", "registry"):
+        return
+    if ckpt_path == "last":
+        path = last_checkpoint(checkpoints)
+        if path is None:
+            return
+    else:
+        path = Path(str(ckpt_path))
+        if not path.is_file():
+            raise WeightsError(
+                f"ckpt_path={ckpt_path}: no such checkpoint file; give ckpt_path=last to resume "
+                "this run dir, or the path of a .ckpt"
+            )
+    if intact(path):
+        return
+    others = [str(p) for p in sorted(path.parent.glob("*.ckpt")) if p != path and intact(p)]
+    hint = (
+        f"intact: {', '.join(others)}; resume from one with ckpt_path=PATH"
+        if others
+        else "no intact checkpoint is left beside it; start again in a new hydra.run.dir"
+    )
+    raise WeightsError(f"ckpt_path={ckpt_path}: {path} is truncated or corrupt; {hint}")
+
+
+def checkpoint_path(ckpt_path: str, run_dir: Path) -> Path | None:
+    """The file a ``ckpt_path`` setting names (for 'last', as Lightning resolves it)."""
+    return last_checkpoint(run_dir / "checkpoints") if ckpt_path == "last" else Path(ckpt_path)
 
 
 def epochs_done(path: Path) -> int:
-    """How many epochs a checkpoint of this project has trained (they are written at epoch ends),
-    or RunDirError when it is unreadable, naming the intact checkpoints beside it."""
-    try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"]) + 1
-    except Exception as error:
-        intact = [p.name for p in sorted(path.parent.glob("*.ckpt")) if p != path and _loads(p)]
-        others = f"intact beside it: {', '.join(intact)}" if intact else "none intact beside it"
-        raise RunDirError(
-            f"{path}: not a readable checkpoint ({type(error).__name__}; {others}); resume from "
-            "an intact one with ckpt_path=PATH, or train a new run"
-        ) from None
-
-
-def _loads(path: Path) -> bool:
-    """Whether a checkpoint file loads."""
-    try:
-        torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        return False
-    return True
+    """How many epochs a checkpoint of this project has trained (they are written at epoch ends)."""
+    return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"]) + 1
 
 
 def check_budget(cfg: DictConfig, run_dir: Path) -> None:
     """Refuse a resume whose ``trainer.max_epochs`` ends before the checkpoint's epoch (Lightning
     would stop with a traceback)."""
-    done = epochs_done(checkpoint_path(cfg.ckpt_path, run_dir))
+    path = checkpoint_path(cfg.ckpt_path, run_dir)
+    if path is None:
+        return
+    done = epochs_done(path)
     budget = cfg.trainer.get("max_epochs")
     if budget is not None and budget != -1 and budget < done:
         raise RunDirError(
@@ -381,13 +395,14 @@ def is_rank_zero() -> bool:
 
 
 def remove_scratch(directory: Path) -> list[Path]:
-    """Delete the scratch files of atomic writes a killed process left (``.NAME.PID.tmp``); called
-    under the lock, when no other process can be writing here."""
+    """Delete the scratch files of atomic writes a killed process left (``.NAME.PID.tmp`` from
+    checkpoint writes, ``.NAME.*.partial*`` from files.atomic_output); called under the lock, when
+    no other process can be writing here."""
     leftovers = [
         path
         for folder in (directory, directory / RECORD, directory / "checkpoints")
-        for path in folder.glob(".*.tmp")
-        if path.is_file()
+        for path in folder.glob(".*")
+        if path.is_file() and (path.name.endswith(".tmp") or ".partial" in path.name)
     ]
     for path in leftovers:
         path.unlink()
@@ -464,7 +479,8 @@ class Run:
 
 
 def claim(cfg: DictConfig) -> Run:
-    """Take this Hydra job's run dir, or raise RunDirError with nothing in the dir changed.
+    """Take this Hydra job's run dir, or raise a UserError (RunDirError; WeightsError for a missing
+    or broken ``ckpt_path``) with nothing in the dir changed.
 
     Decides from the dir's contents (read only), then locks it, decides again under the lock,
     removes scratch files of killed writers and writes the run's ``.hydra/`` record. Processes
@@ -480,6 +496,7 @@ def claim(cfg: DictConfig) -> Run:
     holder = DirLock.holder(directory)
     if holder is not None:
         raise RunDirError(in_use(directory, holder, option))
+    check_checkpoint(cfg.ckpt_path, directory / "checkpoints")
     state = RunState.read(directory)
     action = plan(state, cfg, overrides, multirun)
     if action == SKIP:

@@ -24,10 +24,10 @@ from espcn_lightning import runs
 from espcn_lightning.callbacks import EpochLines
 from espcn_lightning.dashboard import dashboard_callback
 from espcn_lightning.engines import network_upscaler
-from espcn_lightning.errors import RunDirError, RunExistsError, WeightsError, user_error
+from espcn_lightning.errors import RunExistsError, UserError, user_error
 from espcn_lightning.module import ESPCNModule
 from espcn_lightning.network import ESPCN
-from espcn_lightning.pretrained import intact, load_model, save_weights
+from espcn_lightning.pretrained import load_model, save_weights
 from espcn_lightning.protocol import evaluate
 
 log = logging.getLogger(__name__)
@@ -75,38 +75,10 @@ def report_scores(net: ESPCN, cfg: DictConfig, trainer: L.Trainer) -> dict[str, 
     return scores
 
 
-def check_resume(ckpt_path: str | None, checkpoints: Path) -> None:
-    """Refuse a ``ckpt_path`` that is missing or does not load before any data is prepared; for a
-    broken one, name the intact checkpoints beside it. ``last`` with no last checkpoint yet (a run
-    killed before its first) is left to Lightning, which starts afresh."""
-    if ckpt_path is None or ckpt_path in ("hpc", "best", "registry"):
-        return
-    if ckpt_path == "last":
-        path = max(checkpoints.glob("last*.ckpt"), key=lambda p: p.stat().st_mtime, default=None)
-        if path is None:
-            return
-    else:
-        path = Path(str(ckpt_path))
-        if not path.is_file():
-            raise WeightsError(
-                f"ckpt_path={ckpt_path}: no such checkpoint file; give ckpt_path=last to resume "
-                "this run dir, or the path of a .ckpt"
-            )
-    if intact(path):
-        return
-    others = [str(p) for p in sorted(path.parent.glob("*.ckpt")) if p != path and intact(p)]
-    hint = (
-        f"intact: {', '.join(others)}; resume from one with ckpt_path=PATH"
-        if others
-        else "no intact checkpoint is left beside it; start again in a new hydra.run.dir"
-    )
-    raise WeightsError(f"ckpt_path={ckpt_path}: {path} is truncated or corrupt; {hint}")
-
-
 def train(cfg: DictConfig) -> dict:
     """Fit, then export the best checkpoint's weights; returns the run's summary."""
     checkpoints = Path(cfg.paths.output_dir) / "checkpoints"
-    check_resume(cfg.ckpt_path, checkpoints)
+    runs.check_checkpoint(cfg.ckpt_path, checkpoints)
     if cfg.ckpt_path is None and any(checkpoints.glob("*.ckpt")):
         raise RunExistsError(
             f"{checkpoints} already holds checkpoints; pass ckpt_path=last to resume that run, "
@@ -168,7 +140,7 @@ def main(cfg: DictConfig) -> float | None:
     """
     try:
         run = runs.claim(cfg)
-    except RunDirError as refusal:
+    except UserError as refusal:
         stop(refusal)
         return None
     if run.skipped:

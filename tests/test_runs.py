@@ -153,19 +153,6 @@ def test_a_run_killed_before_its_first_checkpoint_restarts_only_as_the_same_run(
         plan(RunState.read(tmp_path), other, ["model.activation=tanh"], multirun=False)
 
 
-def test_an_unreadable_checkpoint_is_refused_naming_the_intact_ones(tmp_path, train_config):
-    folder = tmp_path / "checkpoints"
-    folder.mkdir()
-    torch.save({"epoch": 4}, folder / "best-epoch0004.ckpt")
-    (folder / "last.ckpt").write_bytes((folder / "best-epoch0004.ckpt").read_bytes()[:100])
-    with pytest.raises(RunDirError, match="not a readable checkpoint .* intact beside it: best-"):
-        epochs_done(folder / "last.ckpt")
-    assert epochs_done(folder / "best-epoch0004.ckpt") == 5
-    cfg = train_config(tmp_path, [f"ckpt_path={tmp_path / 'nowhere.ckpt'}"])
-    with pytest.raises(RunDirError, match="nowhere.ckpt: no such file; give an existing"):
-        plan(RunState.read(tmp_path / "new"), cfg, [], multirun=False)
-
-
 def test_a_run_that_raises_is_marked_failed_and_unlocked(tmp_path, train_config):
     cfg = train_config(tmp_path)
     with (
