@@ -34,23 +34,13 @@ def test_a_multirun_logs_each_job_and_survives_a_failing_one(
 ):
     sweep_dir = tmp_path / "sweep"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "espcn_lightning.train",
-            "-m",
-            "sweep=batch_size",
-            "experiment=smoke",
-            f"paths.data_dir={data_dir}",
-            f"hydra.sweep.dir={sweep_dir}",
-            "seed=1",
+        smoke_sweep(
+            sweep_dir,
+            data_dir,
             "data.batch_size=16,8",
             "optim.optimizer.lr=0.01,inf",
             "trainer.limit_train_batches=3",
-            "trainer.limit_val_batches=1",
-            "trainer.enable_progress_bar=false",
-            "report_sets=[]",
-        ],
+        ),
         cwd=root,
         capture_output=True,
         text=True,
@@ -93,7 +83,8 @@ def test_the_verdict_compares_values_seed_by_seed():
     assert "paired by seed +0.100 ± 0.000 dB, ahead on 3 of 3 seeds" in text
 
 
-def sweep_cmd(sweep_dir, data_dir, *extra):
+def smoke_sweep(sweep_dir, data_dir, *overrides):
+    """A smoke multirun of the batch-size study into ``sweep_dir``, with ``overrides``."""
     return [
         sys.executable,
         "-m",
@@ -104,15 +95,24 @@ def sweep_cmd(sweep_dir, data_dir, *extra):
         f"paths.data_dir={data_dir}",
         f"hydra.sweep.dir={sweep_dir}",
         "seed=1",
+        *overrides,
+        "trainer.limit_val_batches=1",
+        "trainer.enable_progress_bar=false",
+        "report_sets=[]",
+    ]
+
+
+def sweep_cmd(sweep_dir, data_dir, *extra):
+    """Three 4-epoch jobs: long enough to be killed mid-way."""
+    return smoke_sweep(
+        sweep_dir,
+        data_dir,
         "data.batch_size=32,16,8",
         "trainer.max_epochs=4",
         "trainer.limit_train_batches=60",
-        "trainer.limit_val_batches=1",
-        "trainer.enable_progress_bar=false",
         "image_every_n_epochs=0",
-        "report_sets=[]",
         *extra,
-    ]
+    )
 
 
 def test_a_killed_sweep_rerun_with_the_same_command_skips_finished_jobs_and_resumes_the_rest(

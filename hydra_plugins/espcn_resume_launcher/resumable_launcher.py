@@ -121,24 +121,38 @@ def skipped(number: int, overrides: list[str], state: RunState) -> JobReturn:
     return result
 
 
-class ResumableLauncher(BasicLauncher):
-    """Hydra's basic (one job after another) launcher, resuming (``hydra/launcher=resumable``)."""
+class Resuming:
+    """What both launchers add to Hydra's: the sweep dir's check and lock at setup, and launching
+    only the jobs not completed yet (a mixin, placed before the Hydra launcher it extends)."""
+
+    config: DictConfig | None
+    hydra_context: HydraContext | None
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
         """Hydra's setup, then the sweep dir's check and lock."""
-        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        super().setup(  # type: ignore[misc]
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
         claim_sweep(config)
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
-        """The jobs not completed yet, launched one after another."""
+        """The jobs not completed yet, launched as the Hydra launcher launches them."""
         assert self.config is not None and self.hydra_context is not None
         return launch_resuming(
-            self.config, self.hydra_context, super().launch, job_overrides, initial_job_idx
+            self.config,
+            self.hydra_context,
+            super().launch,  # type: ignore[misc]
+            job_overrides,
+            initial_job_idx,
         )
+
+
+class ResumableLauncher(Resuming, BasicLauncher):
+    """Hydra's basic (one job after another) launcher, resuming (``hydra/launcher=resumable``)."""
 
 
 try:
@@ -148,21 +162,5 @@ except ImportError:  # pip install -e ".[sweep]" for parallel jobs
 
 if JoblibLauncher is not None:
 
-    class ResumableJoblibLauncher(JoblibLauncher):
+    class ResumableJoblibLauncher(Resuming, JoblibLauncher):
         """Hydra's joblib launcher (jobs in parallel), resuming (``hydra/launcher=parallel``)."""
-
-        def setup(
-            self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
-        ) -> None:
-            """Hydra's setup, then the sweep dir's check and lock."""
-            super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
-            claim_sweep(config)
-
-        def launch(
-            self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
-        ) -> Sequence[JobReturn]:
-            """The jobs not completed yet, launched in parallel."""
-            assert self.config is not None and self.hydra_context is not None
-            return launch_resuming(
-                self.config, self.hydra_context, super().launch, job_overrides, initial_job_idx
-            )
