@@ -58,12 +58,16 @@ def rgb8_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
     return cv2.transform(rgb.astype(np.float32), np.hstack([matrix, offset]).astype(np.float32))
 
 
-def ycbcr_to_rgb8(ycbcr: np.ndarray) -> np.ndarray:
-    """float32 YCbCr in [0, 255], channels last, back to uint8 RGB: clamped, halves rounded up."""
+def ycbcr_to_rgb8(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
+    """float32 planes, Y in [0, 1] (as the network gives it) and Cb, Cr in [0, 255], to uint8 RGB:
+    clamped, halves rounded up. One OpenCV pass does the scaling, the matrix and the half; the
+    clamp is in place and the cast truncates, which after adding the half is rounding half up."""
     inverse = np.linalg.inv(_RGB_TO_YCBCR.numpy()) * 255
-    offset = -(inverse @ _OFFSET.numpy())[:, None]
-    rgb = cv2.transform(ycbcr, np.hstack([inverse, offset]).astype(np.float32))
-    return round_half_up(np.clip(rgb, 0, 255)).astype(np.uint8)
+    offset = 0.5 - (inverse @ _OFFSET.numpy())[:, None]
+    matrix = inverse * np.array([255.0, 1.0, 1.0])
+    rgb = cv2.transform(cv2.merge([y, cb, cr]), np.hstack([matrix, offset]).astype(np.float32))
+    np.clip(rgb, 0, 255, out=rgb)
+    return rgb.astype(np.uint8)
 
 
 def _cubic(x: float, a: float = -0.75) -> float:
@@ -100,16 +104,18 @@ def enlarge_bicubic(planes: np.ndarray, scale: int) -> np.ndarray:
     lr = torch.from_numpy(planes).permute(2, 0, 1)[None]
     lr = F.pad(lr, (2, 2, 2, 2), mode="replicate")[0]
     wide = torch.zeros(channels, height + 4, width, scale)
+    product = torch.empty(channels, height + 4, width)
     for k, taps in enumerate(weights):
         for t, weight in enumerate(taps):
             if weight:
-                wide[..., k].add_(lr[..., t : t + width] * weight)
+                wide[..., k].add_(torch.mul(lr[..., t : t + width], weight, out=product))
     wide = wide.view(channels, height + 4, width * scale)
     out = torch.zeros(channels, height, scale, width * scale)
+    product = torch.empty(channels, height, width * scale)
     for k, taps in enumerate(weights):
         for t, weight in enumerate(taps):
             if weight:
-                out[:, :, k].add_(wide[:, t : t + height] * weight)
+                out[:, :, k].add_(torch.mul(wide[:, t : t + height], weight, out=product))
     return out.view(channels, height * scale, width * scale).numpy()
 
 
@@ -125,4 +131,4 @@ def upscale_rgb(rgb: np.ndarray, upscale: Upscaler, scale: int) -> np.ndarray:
     ycbcr = rgb8_to_ycbcr(rgb)
     y = upscale(torch.from_numpy(ycbcr[..., 0] / 255.0)[None, None])[0, 0].numpy()
     cb, cr = enlarge_bicubic(ycbcr[..., 1:], scale)
-    return ycbcr_to_rgb8(cv2.merge([y * 255.0, cb, cr]))
+    return ycbcr_to_rgb8(y, cb, cr)

@@ -11,15 +11,19 @@ was not written, nothing is overwritten unless --overwrite is given, and the inp
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import os
 import queue
 import sys
 import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from espcn_lightning.engines import ENGINES, build, keep_freed_memory, pick_device
@@ -149,7 +153,9 @@ def upscale_video(
 def _stream(
     reader: cv2.VideoCapture, target: Path, enlarge: ImageUpscaler, scale: int, progress: bool
 ) -> int:
-    """Decode, upscale and encode in three threads; returns the frames encoded."""
+    """Decode, upscale and encode overlapped: a decoder thread, ``video_workers()`` frames in
+    flight at once (each on its own core, one torch thread each), and an encoder thread, joined
+    by bounded queues so that only a few frames are ever in memory; returns the frames encoded."""
     fps = reader.get(cv2.CAP_PROP_FPS) or 25.0
     width = int(reader.get(cv2.CAP_PROP_FRAME_WIDTH)) * scale
     height = int(reader.get(cv2.CAP_PROP_FRAME_HEIGHT)) * scale
@@ -159,8 +165,9 @@ def _stream(
     writer = cv2.VideoWriter(str(target), fourcc, fps, (width, height))
     if not writer.isOpened():
         raise UpscaleError(f"{target}: OpenCV cannot write this video; use an .mp4 or .avi output")
-    decoded: queue.Queue = queue.Queue(maxsize=4)
-    encoded: queue.Queue = queue.Queue(maxsize=4)
+    workers = video_workers()
+    decoded: queue.Queue = queue.Queue(maxsize=2 * workers)
+    encoded: queue.Queue = queue.Queue(maxsize=2 * workers)
     failures: list[BaseException] = []
 
     def decode() -> None:
@@ -180,26 +187,57 @@ def _stream(
 
     decoder = threading.Thread(target=decode, daemon=True)
     encoder = threading.Thread(target=encode, daemon=True)
-    decoder.start()
-    encoder.start()
     frames = 0
-    try:
-        known = total if total > 0 else None
-        with tqdm(total=known, desc="upscale", unit="frame", disable=not progress) as bar:
-            while (rgb := decoded.get()) is not None:
-                encoded.put(np.ascontiguousarray(enlarge(rgb)))
-                frames += 1
-                bar.update()
-    finally:
-        encoded.put(None)
-        encoder.join()
-        while decoder.is_alive():  # unblock a decoder waiting on a full queue after an error
-            with contextlib.suppress(queue.Empty):
-                decoded.get(timeout=0.1)
-        writer.release()
+    with few_threads(), ThreadPoolExecutor(workers, thread_name_prefix="upscale") as pool:
+        decoder.start()
+        encoder.start()
+        in_flight: collections.deque[Future] = collections.deque()
+        try:
+            known = total if total > 0 else None
+            with tqdm(total=known, desc="upscale", unit="frame", disable=not progress) as bar:
+                while (rgb := decoded.get()) is not None:
+                    in_flight.append(pool.submit(enlarge, rgb))
+                    if len(in_flight) == workers:
+                        encoded.put(np.ascontiguousarray(in_flight.popleft().result()))
+                        frames += 1
+                        bar.update()
+                while in_flight:
+                    encoded.put(np.ascontiguousarray(in_flight.popleft().result()))
+                    frames += 1
+                    bar.update()
+        finally:
+            for pending in in_flight:
+                pending.cancel()
+            encoded.put(None)
+            encoder.join()
+            while decoder.is_alive():  # unblock a decoder waiting on a full queue after an error
+                with contextlib.suppress(queue.Empty):
+                    decoded.get(timeout=0.1)
+            writer.release()
     if failures:
         raise UpscaleError(f"{target}: the video encoder failed ({failures[0]}); nothing written")
     return frames
+
+
+def video_workers() -> int:
+    """Frames upscaled at once: one per core the process may use (at most 4), so each frame's
+    network and colour work run on one core without the two cores' threads waiting on each other."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(4, cores or 1))
+
+
+@contextlib.contextmanager
+def few_threads() -> Iterator[None]:
+    """One torch thread and no OpenCV pool while frames are upscaled side by side: the parallelism
+    is across frames, and more threads would only fight the codecs for the same cores."""
+    torch_threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(torch_threads)
+        cv2.setNumThreads(cv2_threads)
 
 
 def is_video(source: Path, target: Path) -> bool:

@@ -12,10 +12,12 @@ import torch
 from PIL import Image
 
 from espcn_lightning import load_model
-from espcn_lightning.engines import export_onnx
+from espcn_lightning.colour import upscale_rgb
+from espcn_lightning.engines import build, export_onnx
 from espcn_lightning.export import main as export_main
 from espcn_lightning.images import read_image
-from espcn_lightning.upscale import main
+from espcn_lightning.tiling import tile_margin, tiled_upscaler
+from espcn_lightning.upscale import few_threads, main, upscale_video, video_workers
 
 
 @pytest.fixture
@@ -308,3 +310,52 @@ def test_export_into_a_missing_folder_creates_it_and_onto_a_folder_is_refused(tm
     assert (tmp_path / "new" / "m.onnx").stat().st_size > 0
     assert export_main(["--onnx", str(tmp_path / "new"), "--overwrite"]) == 1
     assert "is a folder; give a file path" in capsys.readouterr().err
+
+
+class RecordingWriter:
+    """A cv2.VideoWriter that keeps a copy of every frame it is given."""
+
+    frames: list = []
+    video_writer = cv2.VideoWriter
+
+    def __init__(self, *args):
+        self.writer = RecordingWriter.video_writer(*args)
+
+    def isOpened(self):  # noqa: N802 - OpenCV's name
+        return self.writer.isOpened()
+
+    def write(self, frame):
+        RecordingWriter.frames.append(frame.copy())
+        self.writer.write(frame)
+
+    def release(self):
+        self.writer.release()
+
+
+@pytest.mark.parametrize("engine", ["eager", "bf16"])
+def test_video_frames_are_those_of_the_per_frame_image_path(tmp_path, monkeypatch, engine):
+    net = load_model("espcn_x3_relu_t91")
+    rng = np.random.default_rng(0)
+    source, target = tmp_path / "clip.avi", tmp_path / "big.avi"
+    write_clip(source, [rng.integers(0, 256, (60, 80, 3), np.uint8) for _ in range(5)])
+    decoded = []
+    reader = cv2.VideoCapture(str(source))
+    while (frame := reader.read())[0]:
+        decoded.append(cv2.cvtColor(frame[1], cv2.COLOR_BGR2RGB))
+    upscale = build(engine, net)
+    expected = [cv2.cvtColor(upscale_rgb(f, upscale, 3), cv2.COLOR_RGB2BGR) for f in decoded]
+    RecordingWriter.frames = []
+    monkeypatch.setattr("espcn_lightning.upscale.cv2.VideoWriter", RecordingWriter)
+    enlarge = tiled_upscaler(upscale, 3, tile_margin(net))
+    assert upscale_video(source, target, enlarge, 3, False, progress=False) == 5
+    assert len(RecordingWriter.frames) == len(expected)
+    assert all(np.array_equal(a, b) for a, b in zip(RecordingWriter.frames, expected, strict=True))
+
+
+def test_video_frames_are_upscaled_one_per_core_with_one_torch_thread_each():
+    threads = torch.get_num_threads()
+    with few_threads():
+        assert torch.get_num_threads() == 1
+        assert cv2.getNumThreads() == 1
+    assert torch.get_num_threads() == threads
+    assert 1 <= video_workers() <= 4
