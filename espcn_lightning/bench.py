@@ -80,10 +80,94 @@ def model_gflop(net: ESPCN, height: int, width: int) -> float:
     return 2 * macs * height * width / 1e9
 
 
-def matmul_gflops(dtype: torch.dtype, size: int = 2048) -> float:
-    """Sustained dense matmul GFLOP/s in ``dtype``: the practical FLOP ceiling of this machine."""
-    a, b = torch.rand(size, size).to(dtype), torch.rand(size, size).to(dtype)
-    return 2 * size**3 / timed(lambda: a @ b, repeats=5) / 1e9
+#: (M, K, N) matmul shapes tried for the GEMM ceiling: square ones, and the model's convolutions
+#: as oneDNN's im2col would see them (a slice of a 640x360 frame's pixels, K = in x 3 x 3 or 5 x 5).
+GEMM_SHAPES = ((2048, 2048, 2048), (1024, 1024, 1024), (16384, 576, 64), (16384, 576, 32))
+
+
+def matmul_gflops(dtype: torch.dtype, shape: tuple[int, int, int]) -> float:
+    """Sustained matmul GFLOP/s in ``dtype`` for an (M, K) x (K, N) product."""
+    m, k, n = shape
+    a, b = torch.rand(m, k).to(dtype), torch.rand(k, n).to(dtype)
+    return 2 * m * k * n / timed(lambda: a @ b, repeats=5) / 1e9
+
+
+def conv_gflops(net: ESPCN, dtype: torch.dtype, channels_last: bool) -> list[float]:
+    """GFLOP/s of ``F.conv2d`` (oneDNN) at each of the model's convolutions on a 640x360 frame,
+    in ``dtype`` and memory layout: the very kernels the engines run, layer by layer."""
+    memory = torch.channels_last if channels_last else torch.contiguous_format
+    rates = []
+    with torch.inference_mode():
+        for conv in (m for m in net.modules() if isinstance(m, torch.nn.Conv2d)):
+            weight = conv.weight.detach().to(dtype).contiguous(memory_format=memory)
+            bias = None if conv.bias is None else conv.bias.detach().to(dtype)
+            x = torch.rand(1, conv.in_channels, 360, 640).to(dtype).contiguous(memory_format=memory)
+            pad = conv.padding
+
+            def run(x: torch.Tensor = x, w: torch.Tensor = weight, b=bias, pad=pad) -> None:
+                F.conv2d(x, w, b, padding=pad)
+
+            rates.append(2 * weight.numel() * 360 * 640 / timed(run, repeats=5) / 1e9)
+    return rates
+
+
+def theoretical_gflops() -> dict[str, float] | None:
+    """cores x GHz x 2 (multiply-add) x vector lanes x 2 FMA units, fp32 and bf16 (AVX-512 BF16's
+    dot product does two bf16 pairs a lane), from /proc/cpuinfo; None where it does not say.
+    The FMA unit count is not readable: two a core is assumed (Intel AVX-512 servers, Zen 5)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return None
+    text = cpuinfo.read_text()
+    mhz = [float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz")]
+    flags = next(
+        (line.split(":")[1].split() for line in text.splitlines() if line.startswith("flags")), []
+    )
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    if not mhz or "fma" not in flags:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else len(mhz)
+    fp32 = cores * max(mhz) / 1000 * 2 * lanes * 2
+    return {
+        "fp32": fp32,
+        "bf16": 2 * fp32 if "avx512_bf16" in flags else fp32,
+        "ghz": max(mhz) / 1000,
+    }
+
+
+def measured_ceiling(net: ESPCN) -> dict[str, dict[str, float]]:
+    """Per dtype, the best GFLOP/s of each kind of kernel: the GEMM shapes, and the model's own
+    convolutions contiguous and channels_last (their best layer)."""
+    ceiling = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        ceiling[name] = {
+            "gemm": max(matmul_gflops(dtype, shape) for shape in GEMM_SHAPES),
+            "conv2d": max(conv_gflops(net, dtype, channels_last=False)),
+            "conv2d channels_last": max(conv_gflops(net, dtype, channels_last=True)),
+        }
+    return ceiling
+
+
+def engine_dtype(engine: str) -> str | None:
+    """The ceiling an engine can reach: bf16 for bf16, none for int8, fp32 for the rest."""
+    return "bf16" if engine.startswith("bf16") else None if engine.startswith("int8") else "fp32"
+
+
+def with_ceilings(kernels: dict[str, dict[str, float]], rows: list[dict], gflop: float) -> dict:
+    """Each dtype's ceiling, the max over its measured kernels and the engines of that dtype
+    themselves (so no engine is above 100% by construction), and each engine's share of it."""
+    ceilings = {}
+    for dtype, rates in kernels.items():
+        engines = {
+            r["engine"]: gflop * r["fps"] for r in rows if engine_dtype(r["engine"]) == dtype
+        }
+        best = max({**rates, **engines}.items(), key=lambda item: item[1])
+        ceilings[dtype] = {"gflops": best[1], "reached_by": best[0], "fps": best[1] / gflop}
+    for r in rows:
+        dtype = engine_dtype(r["engine"])
+        r["ceiling"] = dtype
+        r["of_ceiling"] = None if dtype is None else gflop * r["fps"] / ceilings[dtype]["gflops"]
+    return ceilings
 
 
 def t91_calibration(data_dir: Path, scale: int, count: int = 16) -> list[np.ndarray]:
@@ -160,8 +244,10 @@ def bench_layers(net: ESPCN, repeats: int) -> list[dict]:
     return rows
 
 
-def bench_video(net: ESPCN, data_dir: Path, frames: int, engine: str) -> dict:
-    """End-to-end fps of the upscale command's video path: decode, colour, ESPCN, encode.
+def bench_video(net: ESPCN, data_dir: Path, frames: int, engine: str, suffix: str) -> dict:
+    """End-to-end fps of the upscale command's video path (decode, colour, ESPCN, encode into a
+    ``suffix`` file: .mp4 is mp4v, .avi MJPG), against the same engine's model-only fps on a
+    640x360 frame measured just before it.
 
     The clip pans across a real photograph (BSD200's first image, resized to 640x360), so that
     the codecs see natural content rather than noise.
@@ -170,18 +256,28 @@ def bench_video(net: ESPCN, data_dir: Path, frames: int, engine: str) -> dict:
     if photo.ndim == 2:
         photo = np.stack([photo] * 3, axis=-1)
     base = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2BGR), (640, 360))
+    upscale = build(engine, net)
+    model = timed(partial(upscale, torch.rand(1, 1, 360, 640)), repeats=10)
     with tempfile.TemporaryDirectory() as scratch:
-        source, target = Path(scratch) / "in.avi", Path(scratch) / "out.avi"
+        source, target = Path(scratch) / "in.avi", Path(scratch) / f"out{suffix}"
         mjpg = cv2.VideoWriter_fourcc(*"MJPG")  # type: ignore[attr-defined]
         writer = cv2.VideoWriter(str(source), mjpg, 30, (640, 360))
         for i in range(frames):
             writer.write(np.roll(base, 4 * i, axis=1))
         writer.release()
         start = time.perf_counter()
-        enlarge = tiled_upscaler(build(engine, net), net.scale, tile_margin(net))
+        enlarge = tiled_upscaler(upscale, net.scale, tile_margin(net))
         done = upscale_video(source, target, enlarge, net.scale, False, progress=False)
         seconds = time.perf_counter() - start
-    return {"engine": engine, "frames": done, "seconds": seconds, "fps": done / seconds}
+    return {
+        "engine": engine,
+        "output": suffix,
+        "frames": done,
+        "seconds": seconds,
+        "fps": done / seconds,
+        "model_fps": 1 / model,
+        "of_model": model * done / seconds,
+    }
 
 
 #: Upscales one side x side colour image in a fresh interpreter, as the upscale command does
@@ -394,13 +490,19 @@ def bench_cuda_engines(net: ESPCN, data_dir: Path, repeats: int) -> list[dict]:
     return rows
 
 
+PARTS = ("engines", "video", "memory", "training", "pipeline")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run every benchmark, print the figures, write bench.json."""
+    """Run the benchmarks (all, or the ``--only`` parts), print the figures, write bench.json."""
     parser = argparse.ArgumentParser(prog="python -m espcn_lightning.bench", description=__doc__)
     parser.add_argument("--model", default="espcn_x3_relu_t91")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("outputs/bench"))
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument(
+        "--only", nargs="+", choices=PARTS, default=list(PARTS), help="run only these parts"
+    )
     args = parser.parse_args(argv)
     data_dir = args.data_dir or default_data_dir()
     try:
@@ -411,70 +513,101 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     net, cpu = load_model(args.model), torch.device("cpu")
     gflop = model_gflop(net, 360, 640)
-    peak = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
-    rows = bench_engines(net, data_dir, args.repeats)
     result: dict[str, Any] = {
         "machine": f"{cpu_name()}, {torch.get_num_threads()} threads",
         "torch": torch.__version__,
         "frame": "640x360 -> 1920x1080 (x3), Y channel",
         "model_gflop_per_frame": gflop,
-        "matmul_gflops": peak,
-        "fps_limit": {k: v / gflop for k, v in peak.items()},
-        "engines": rows,
-        "layers": bench_layers(net, args.repeats),
-        "video": [bench_video(net, data_dir, 60, e) for e in ("eager", resolve("auto", cpu))],
-        "memory": bench_memory(args.model, resolve("auto", cpu)),
-        "training": bench_training(data_dir, steps=500),
-        "pipeline": bench_pipeline(data_dir, batches=20),
     }
     print(
         f"{result['machine']}, torch {result['torch']}; one frame {result['frame']}: "
         f"{gflop:.1f} GFLOP"
     )
-    print(
-        f"matmul ceiling: fp32 {peak['fp32']:.0f} GFLOP/s ({peak['fp32'] / gflop:.1f} fps), "
-        f"bf16 {peak['bf16']:.0f} GFLOP/s ({peak['bf16'] / gflop:.1f} fps)"
-    )
-    print(f"{'engine':<32}{'ms':>9}{'fps':>8}{'of fp32 limit':>14}{'Set5 dB':>9}{'delta':>8}")
+    if "engines" in args.only:
+        bench_engine_part(net, data_dir, args.repeats, gflop, result)
+    if "video" in args.only:
+        fast = resolve("auto", cpu)
+        runs = [(fast, ".mp4"), (fast, ".avi"), ("eager", ".mp4")]
+        result["video"] = [bench_video(net, data_dir, 90, e, suffix) for e, suffix in runs]
+        for run in result["video"]:
+            print(
+                f"video end to end (decode, colour, ESPCN {run['engine']}, encode 1080p "
+                f"{run['output']}): {run['fps']:.1f} fps, {run['of_model']:.0%} of the model "
+                f"alone ({run['model_fps']:.1f} fps)"
+            )
+    if "memory" in args.only:
+        result["memory"] = bench_memory(args.model, resolve("auto", cpu))
+        for run in result["memory"]:
+            how = f"in {run['tile']}-pixel tiles" if run["tile"] else "whole"
+            print(
+                f"memory, {run['side']}x{run['side']} colour image x{net.scale} {how} "
+                f"({run['engine']}): peak {run['peak_mb']:.0f} MB, the upscale added "
+                f"{run['added_mb']:.0f} MB (its output alone is {run['output_mb']:.0f} MB)"
+            )
+    if "training" in args.only:
+        training = result["training"] = bench_training(data_dir, steps=500)
+        print(
+            f"training: Lightning {training['lightning_samples_per_s']:.0f} samples/s, plain "
+            f"{training['plain_samples_per_s']:.0f} samples/s, ratio {training['ratio']:.1%}"
+        )
+    if "pipeline" in args.only:
+        pipeline = result["pipeline"] = bench_pipeline(data_dir, batches=20)
+        print(
+            f"patches: in memory {pipeline['memory_batches_per_s']:.0f} batches/s, from files "
+            f"{pipeline['file_batches_per_s']:.1f} batches/s, ratio {pipeline['ratio']:.0f}x"
+        )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {args.out / 'bench.json'}")
+    return 0
+
+
+def bench_engine_part(net: ESPCN, data_dir: Path, repeats: int, gflop: float, result: dict) -> None:
+    """The engines against each dtype's measured ceiling, and the per-layer profiles; printed and
+    added to ``result``."""
+    kernels = measured_ceiling(net)
+    rows = bench_engines(net, data_dir, repeats)
+    ceilings = with_ceilings(kernels, rows, gflop)
+    theory = theoretical_gflops()
+    result |= {
+        "kernel_gflops": kernels,
+        "ceiling": ceilings,
+        "theoretical_gflops": theory,
+        "engines": rows,
+        "layers": bench_layers(net, repeats),
+        "conv_layers_gflops": {
+            f"{dtype}{' channels_last' if last else ''}": conv_gflops(net, torch_dtype, last)
+            for dtype, torch_dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))
+            for last in (False, True)
+        },
+    }
+    for dtype, ceiling in ceilings.items():
+        measured = ", ".join(f"{k} {v:.0f}" for k, v in kernels[dtype].items())
+        print(
+            f"{dtype} ceiling: {ceiling['gflops']:.0f} GFLOP/s ({ceiling['fps']:.1f} fps), "
+            f"reached by {ceiling['reached_by']} (best measured: {measured})"
+        )
+    if theory:
+        print(
+            f"theoretical peak ({theory['ghz']:.2f} GHz, 2 FMA units a core assumed): "
+            f"fp32 {theory['fp32']:.0f}, bf16 {theory['bf16']:.0f} GFLOP/s"
+        )
+    print(f"{'engine':<32}{'ms':>9}{'fps':>8}{'of its ceiling':>16}{'Set5 dB':>9}{'delta':>8}")
     for r in rows:
         quality = ""
         if r["set5_psnr"] is not None:
             quality = f"{r['set5_psnr']:>9.3f}{r['set5_delta_db']:>+8.3f}"
-        print(
-            f"{r['engine']:<32}{r['ms']:>9.1f}{r['fps']:>8.1f}"
-            f"{r['fps'] / result['fps_limit']['fp32']:>14.0%}{quality}"
-        )
+        share = "n/a" if r["of_ceiling"] is None else f"{r['of_ceiling']:.0%} {r['ceiling']}"
+        print(f"{r['engine']:<32}{r['ms']:>9.1f}{r['fps']:>8.1f}{share:>16}{quality}")
     print("eager fp32 profile, per stage:")
     for r in result["layers"]:
         print(
             f"  {r['stage']:<34}{r['ms']:>8.1f} ms{r['gflop']:>7.2f} GFLOP"
             f"{r['gflops']:>7.0f} GFLOP/s"
         )
-    video, training, pipeline = result["video"], result["training"], result["pipeline"]
-    for run in video:
-        print(
-            f"video end to end (decode, colour, ESPCN {run['engine']}, encode, 1080p out): "
-            f"{run['fps']:.2f} fps"
-        )
-    for run in result["memory"]:
-        how = f"in {run['tile']}-pixel tiles" if run["tile"] else "whole"
-        print(
-            f"memory, {run['side']}x{run['side']} colour image x{net.scale} {how} "
-            f"({run['engine']}): peak {run['peak_mb']:.0f} MB, the upscale added "
-            f"{run['added_mb']:.0f} MB (its output alone is {run['output_mb']:.0f} MB)"
-        )
-    print(
-        f"training: Lightning {training['lightning_samples_per_s']:.0f} samples/s, plain "
-        f"{training['plain_samples_per_s']:.0f} samples/s, ratio {training['ratio']:.1%}"
-    )
-    print(
-        f"patches: in memory {pipeline['memory_batches_per_s']:.0f} batches/s, from files "
-        f"{pipeline['file_batches_per_s']:.1f} batches/s, ratio {pipeline['ratio']:.0f}x"
-    )
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {args.out / 'bench.json'}")
-    return 0
+    print("F.conv2d GFLOP/s per layer (640x360):")
+    for layout, rates in result["conv_layers_gflops"].items():
+        print(f"  {layout:<20}" + "".join(f"{rate:>8.0f}" for rate in rates))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,28 @@
+"""The bench's ceiling: the best measured kernel per dtype, engines included: none above it."""
+
+import pytest
+
+from espcn_lightning.bench import engine_dtype, with_ceilings
+
+
+def rows(**fps):
+    return [{"engine": name, "fps": value} for name, value in fps.items()]
+
+
+def test_an_engine_faster_than_every_measured_kernel_is_the_ceiling_itself():
+    kernels = {"fp32": {"gemm": 100.0, "conv2d": 150.0}, "bf16": {"gemm": 300.0}}
+    table = rows(eager=10.0, onnxruntime=20.0, bf16=25.0)
+    ceilings = with_ceilings(kernels, table, gflop=10.0)
+    assert ceilings["fp32"] == {"gflops": 200.0, "reached_by": "onnxruntime", "fps": 20.0}
+    assert ceilings["bf16"]["reached_by"] == "gemm"
+    assert [r["of_ceiling"] for r in table] == [pytest.approx(0.5), 1.0, pytest.approx(250 / 300)]
+
+
+def test_engines_are_held_to_the_ceiling_of_their_own_dtype():
+    assert engine_dtype("bf16") == "bf16"
+    assert engine_dtype("channels_last") == "fp32"
+    assert engine_dtype("eager, glibc default allocator") == "fp32"
+    assert engine_dtype("int8") is None
+    table = rows(int8=1000.0)
+    with_ceilings({"fp32": {"gemm": 1.0}}, table, gflop=10.0)
+    assert table[0]["of_ceiling"] is None
