@@ -164,9 +164,9 @@ def with_ceilings(kernels: dict[str, dict[str, float]], rows: list[dict], gflop:
         best = max({**rates, **engines}.items(), key=lambda item: item[1])
         ceilings[dtype] = {"gflops": best[1], "reached_by": best[0], "fps": best[1] / gflop}
     for r in rows:
-        dtype = engine_dtype(r["engine"])
-        r["ceiling"] = dtype
-        r["of_ceiling"] = None if dtype is None else gflop * r["fps"] / ceilings[dtype]["gflops"]
+        reach = engine_dtype(r["engine"])
+        r["ceiling"] = reach
+        r["of_ceiling"] = None if reach is None else gflop * r["fps"] / ceilings[reach]["gflops"]
     return ceilings
 
 
