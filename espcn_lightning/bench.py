@@ -609,6 +609,12 @@ def bench_engine_part(net: ESPCN, data_dir: Path, repeats: int, gflop: float, re
     print("F.conv2d GFLOP/s per layer (640x360):")
     for layout, rates in result["conv_layers_gflops"].items():
         print(f"  {layout:<20}" + "".join(f"{rate:>8.0f}" for rate in rates))
+    result["cuda_engines"] = bench_cuda_engines(net, data_dir, repeats)
+    for r in result["cuda_engines"]:
+        print(
+            f"CUDA {r['engine']:<14}: {r['device_ms']:.3f} ms on the device ({r['device_fps']:.0f} "
+            f"fps), {r['host_to_host_ms']:.2f} ms host to host, Set5 {r['set5_psnr']:.3f} dB"
+        )
 
 
 if __name__ == "__main__":
