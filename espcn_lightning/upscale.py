@@ -219,19 +219,25 @@ def _stream(
     return frames
 
 
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def video_workers() -> int:
-    """Frames upscaled at once: one per core the process may use (at most 4), so each frame's
-    network and colour work run on one core without the two cores' threads waiting on each other."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(4, cores or 1))
+    """Frames upscaled at once: one per core (at most 4), so that each frame's network and colour
+    work run on their own core, and no frame's threads wait on a core the codecs hold."""
+    return max(1, min(4, usable_cores()))
 
 
 @contextlib.contextmanager
 def few_threads() -> Iterator[None]:
-    """One torch thread and no OpenCV pool while frames are upscaled side by side: the parallelism
-    is across frames, and more threads would only fight the codecs for the same cores."""
+    """While frames are upscaled side by side: torch threads a frame = cores / frames at once
+    (1 on up to 4 cores) and no OpenCV pool, the parallelism being across frames."""
     torch_threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(max(1, usable_cores() // video_workers()))
     cv2.setNumThreads(1)
     try:
         yield

@@ -352,10 +352,12 @@ def test_video_frames_are_those_of_the_per_frame_image_path(tmp_path, monkeypatc
     assert all(np.array_equal(a, b) for a, b in zip(RecordingWriter.frames, expected, strict=True))
 
 
-def test_video_frames_are_upscaled_one_per_core_with_one_torch_thread_each():
+def test_video_frames_are_upscaled_one_per_core_on_up_to_four_cores(monkeypatch):
     threads = torch.get_num_threads()
-    with few_threads():
-        assert torch.get_num_threads() == 1
-        assert cv2.getNumThreads() == 1
-    assert torch.get_num_threads() == threads
-    assert 1 <= video_workers() <= 4
+    for cores, workers, per_frame in ((1, 1, 1), (2, 2, 1), (4, 4, 1), (16, 4, 4)):
+        monkeypatch.setattr("espcn_lightning.upscale.usable_cores", lambda cores=cores: cores)
+        assert video_workers() == workers
+        with few_threads():
+            assert torch.get_num_threads() == per_frame
+            assert cv2.getNumThreads() == 1
+        assert torch.get_num_threads() == threads
