@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from espcn_lightning.colour import luma
 from espcn_lightning.data import load_dataset
@@ -93,8 +94,98 @@ class PatchDataset(Dataset):
         return lr, hr
 
 
+def symmetry_indices(shape: tuple[int, ...], scale: int = 1) -> torch.Tensor:
+    """(8, numel) gathers that apply each of the 8 dihedral symmetries to a flattened patch.
+
+    ``shape`` is one patch, (C, h, w); with ``scale`` > 1 the C = scale^2 channels are a
+    pixel-unshuffled HR patch, and the symmetry acts on the HR image they make up.
+    """
+    index = torch.arange(torch.Size(shape).numel()).reshape(1, *shape)
+    if scale > 1:
+        index = F.pixel_shuffle(index, scale)
+    variants = [dihedral(index, k) for k in range(8)]
+    if scale > 1:
+        variants = [F.pixel_unshuffle(v, scale) for v in variants]
+    return torch.stack([v.flatten() for v in variants])
+
+
+class PatchBatches(Dataset):
+    """Training patches served a whole batch per index, each patch under its own symmetry.
+
+    An index is ``(patch indices, symmetry numbers)``, as ``EpochBatchSampler`` yields them; the
+    batch is two gathers from the in-memory tensors. Written by hand because a DataLoader would
+    otherwise call ``__getitem__`` once per patch and collate, which cost more than the network's
+    step at batch 16. With ``unshuffled_targets`` the HR patches are stored pixel-unshuffled,
+    (r^2, h, w) at the LR size, for a loss taken before the network's PixelShuffle.
+    """
+
+    def __init__(
+        self, lr: torch.Tensor, hr: torch.Tensor, scale: int, unshuffled_targets: bool = False
+    ) -> None:
+        self.patch_shape = tuple(lr.shape[1:])
+        if unshuffled_targets:
+            hr = F.pixel_unshuffle(hr, scale)
+        self.target_shape = tuple(hr.shape[1:])
+        self.lr, self.hr = lr.reshape(len(lr), -1), hr.reshape(len(hr), -1)
+        self.lr_symmetries = symmetry_indices(self.patch_shape)
+        self.hr_symmetries = symmetry_indices(self.target_shape, scale if unshuffled_targets else 1)
+
+    def __len__(self) -> int:
+        return len(self.lr)
+
+    def __getitem__(
+        self, batch: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        indices, symmetries = batch
+        lr = self.lr[indices].gather(1, self.lr_symmetries[symmetries])
+        hr = self.hr[indices].gather(1, self.hr_symmetries[symmetries])
+        return lr.view(-1, *self.patch_shape), hr.view(-1, *self.target_shape)
+
+
+class EpochBatchSampler(DistributedSampler):
+    """Per epoch, a seeded permutation of the training patches cut into full batches, and a
+    symmetry (one of 8, or the identity without ``augment``) drawn for every patch.
+
+    The draw depends only on (seed, epoch), so a run is reproducible and a resumed run sees the
+    batches it would have seen. It is a DistributedSampler so that Lightning leaves it in place
+    under DDP: each of ``num_replicas`` processes takes every num_replicas-th batch.
+    """
+
+    def __init__(
+        self,
+        dataset: PatchBatches,
+        batch_size: int,
+        seed: int,
+        augment: bool = True,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, seed=seed, drop_last=True)
+        self.batch_size, self.augment = batch_size, augment
+
+    def __len__(self) -> int:
+        return len(self.dataset) // self.batch_size // self.num_replicas
+
+    def __iter__(self):
+        state = np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0]
+        generator = torch.Generator().manual_seed(int(state))
+        order = torch.randperm(len(self.dataset), generator=generator)
+        symmetries = torch.randint(8, (len(self.dataset),), generator=generator)
+        if not self.augment:
+            symmetries.zero_()
+        size = self.batch_size
+        for i in range(self.rank, len(self) * self.num_replicas, self.num_replicas):
+            yield order[i * size : (i + 1) * size], symmetries[i * size : (i + 1) * size]
+
+
 class SRDataModule(L.LightningDataModule):
-    """Training sets (T91 by default) as LR/HR patches with a seeded random train/val split."""
+    """Training sets (T91 by default) as LR/HR patches with a seeded random train/val split.
+
+    ``whole_batches`` serves each training batch by two gathers (``PatchBatches``); without it a
+    batch is ``batch_size`` calls of ``PatchDataset.__getitem__`` and a collate, as before.
+    ``unshuffled_targets`` (whole batches only) stores the HR targets pixel-unshuffled, so the
+    loss is taken before the network's PixelShuffle (``module.training_loss``).
+    """
 
     def __init__(
         self,
@@ -109,6 +200,8 @@ class SRDataModule(L.LightningDataModule):
         augment: bool = True,
         seed: int = 42,
         num_workers: int = 0,
+        whole_batches: bool = True,
+        unshuffled_targets: bool = True,
     ) -> None:
         super().__init__()
         if not 0 < val_fraction < 1:
@@ -124,8 +217,13 @@ class SRDataModule(L.LightningDataModule):
         self.degradation = degradation or Bicubic(scale)
         self.scale, self.patch_size, self.stride = scale, patch_size, stride
         self.val_fraction, self.batch_size, self.augment = val_fraction, batch_size, augment
+        if unshuffled_targets and not whole_batches:
+            raise ConfigError(
+                "data.unshuffled_targets=true needs data.whole_batches=true; set one of them"
+            )
         self.seed, self.num_workers = seed, num_workers
-        self.train_set: PatchDataset | None = None
+        self.whole_batches, self.unshuffled_targets = whole_batches, unshuffled_targets
+        self.train_set: PatchDataset | PatchBatches | None = None
         self.val_set: PatchDataset | None = None
 
     def setup(self, stage: str | None = None) -> None:
@@ -143,7 +241,10 @@ class SRDataModule(L.LightningDataModule):
                 "patches, so no full batch could be drawn and nothing would train; lower "
                 "data.batch_size or data.stride, or add training images"
             )
-        self.train_set = PatchDataset(lr[train], hr[train], augment=self.augment)
+        if self.whole_batches:
+            self.train_set = PatchBatches(lr[train], hr[train], self.scale, self.unshuffled_targets)
+        else:
+            self.train_set = PatchDataset(lr[train], hr[train], augment=self.augment)
         self.val_set = PatchDataset(lr[val], hr[val])
         log.info(
             "%d training and %d validation patches from %s",
@@ -154,6 +255,22 @@ class SRDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None, "setup() builds the patches first"
+        if self.whole_batches:
+            sampler = EpochBatchSampler(
+                self.train_set,
+                self.batch_size,
+                self.seed,
+                self.augment,
+                num_replicas=self.trainer.world_size if self.trainer else 1,
+                rank=self.trainer.global_rank if self.trainer else 0,
+            )
+            return DataLoader(
+                self.train_set,
+                sampler=sampler,
+                batch_size=None,
+                num_workers=self.num_workers,
+                persistent_workers=self.num_workers > 0,
+            )
         return DataLoader(
             self.train_set,
             batch_size=self.batch_size,

@@ -23,6 +23,15 @@ def _plain(config: dict | DictConfig | None) -> dict | None:
     return None if config is None else dict(config)
 
 
+def training_loss(net: ESPCN, lr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    """MSE of the network against HR targets, or against pixel-unshuffled targets (r^2 channels
+    at the LR size) before its PixelShuffle: the same elements, so the same loss, computed in
+    fp32 whatever precision the network ran in."""
+    unshuffled = hr.shape[-2:] == lr.shape[-2:] and hr.shape[-3] == lr.shape[-3] * net.scale**2
+    sr = net.forward_unshuffled(lr) if unshuffled else net(lr)
+    return F.mse_loss(sr.float(), hr)
+
+
 class ESPCNModule(L.LightningModule):
     """ESPCN with MSE loss; optimiser and scheduler are Hydra configs built in configure_optimizers.
 
@@ -63,7 +72,7 @@ class ESPCNModule(L.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
         lr, hr = batch
-        loss = F.mse_loss(self.net(lr), hr)
+        loss = training_loss(self.net, lr, hr)
         detached = loss.detach()
         self._loss_sum = detached if self._loss_sum is None else self._loss_sum + detached
         self._loss_steps += 1
@@ -78,8 +87,11 @@ class ESPCNModule(L.LightningModule):
         self._loss_sum, self._loss_steps = None, 0
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        """Validation runs in fp32 whatever the training precision, so that its PSNR scores the
+        weights as deployed and compares across precisions."""
         lr, hr = batch
-        sr = self.net(lr)
+        with torch.autocast(self.device.type, enabled=False):
+            sr = self.net(lr.float())
         self.log("val/loss", F.mse_loss(sr, hr), prog_bar=True, batch_size=len(lr), sync_dist=True)
         self.log(
             "val/psnr", patch_psnr(sr, hr).mean(), prog_bar=True, batch_size=len(lr), sync_dist=True

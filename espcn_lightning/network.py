@@ -59,6 +59,11 @@ class ESPCN(nn.Module):
         """(N, C, h, w) LR in [0, 1] to (N, C, r*h, r*w) SR, not clamped."""
         return self.shuffle(self.tail(self.body(lr - 0.5))) + 0.5
 
+    def forward_unshuffled(self, lr: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) LR to the (N, C r^2, h, w) output before PixelShuffle: training against
+        pixel-unshuffled targets skips the shuffle and its backward (the paper's own trick)."""
+        return self.tail(self.body(lr - 0.5)) + 0.5
+
     def config(self) -> dict:
         """The constructor arguments, enough to rebuild the network from a state dict."""
         body = [m for m in self.body if isinstance(m, nn.Conv2d)]

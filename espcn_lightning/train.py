@@ -14,6 +14,7 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
@@ -29,6 +30,7 @@ from espcn_lightning.module import ESPCNModule
 from espcn_lightning.network import ESPCN
 from espcn_lightning.pretrained import load_model, save_weights
 from espcn_lightning.protocol import evaluate
+from espcn_lightning.resources import cpu_cores, limit_threads, thread_share, training_precision
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,10 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, ESPCNModule, L.Traine
     if cfg.trainer.get("enable_progress_bar", True) and not sys.stdout.isatty():
         callbacks.append(EpochLines())
     loggers = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    precision = training_precision(cfg.trainer.get("precision", "auto"), cfg.trainer.accelerator)
+    trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision
+    )
     return datamodule, module, trainer
 
 
@@ -99,6 +104,8 @@ def train(cfg: DictConfig) -> dict:
         "epochs": trainer.current_epoch,
         "train_seconds": round(seconds, 1),
         "best_checkpoint": best_path,
+        "precision": str(trainer.precision),
+        "threads": torch.get_num_threads(),
     }
     if best_path and trainer.is_global_zero:
         best = load_model(best_path)
@@ -121,6 +128,20 @@ def train(cfg: DictConfig) -> dict:
     return summary
 
 
+def job_threads(cfg: DictConfig) -> int | None:
+    """Threads for this job: ``threads`` if set, else its share of the cores when a launcher runs
+    ``hydra.launcher.n_jobs`` jobs at once (joblib's -1 is one per core), else None (torch's own
+    default, every core)."""
+    if cfg.get("threads") is not None:
+        return int(cfg.threads)
+    hydra_cfg = HydraConfig.get()
+    n_jobs = hydra_cfg.launcher.get("n_jobs") if hydra_cfg.mode == RunMode.MULTIRUN else None
+    if n_jobs is None:
+        return None
+    cores = cpu_cores()
+    return thread_share(n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs), cores)
+
+
 def stop(error: Exception) -> None:
     """End with a one-line error: exit 1 for a single run; in a multirun the other jobs go on."""
     print(f"error: {error}", file=sys.stderr)
@@ -138,6 +159,9 @@ def main(cfg: DictConfig) -> float | None:
     other jobs go on. Anything else is a bug: it keeps its traceback, and the run's summary.json
     says failed.
     """
+    threads = job_threads(cfg)
+    if threads is not None:
+        limit_threads(threads)
     try:
         run = runs.claim(cfg)
     except UserError as refusal:
