@@ -1,10 +1,15 @@
-"""The LightningModule: optimiser parameter groups, schedules, and what it refuses to train."""
+"""The LightningModule: optimiser parameter groups, schedules, what it refuses to train, the
+pre-shuffled loss (the PixelShuffle loss), and validation in fp32 under bf16 training."""
 
+import lightning as L
 import pytest
 import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
 
 from espcn_lightning.errors import ConfigError
-from espcn_lightning.module import ESPCNModule
+from espcn_lightning.metrics import patch_psnr
+from espcn_lightning.module import ESPCNModule, training_loss
 from espcn_lightning.network import ESPCN
 
 NET = ESPCN(widths=(8, 4)).config() | {"_target_": "espcn_lightning.network.ESPCN"}
@@ -45,3 +50,49 @@ def test_a_model_with_nothing_to_train_is_a_config_error():
     bicubic = {"_target_": "espcn_lightning.engines.bicubic_upscaler", "scale": 3}
     with pytest.raises(ConfigError, match="has nothing to train; use model=espcn"):
         ESPCNModule(net=bicubic, optimizer=ADAM)
+
+
+def relu_module():
+    torch.manual_seed(0)
+    return ESPCNModule(
+        net=ESPCN(activation="relu").config() | {"_target_": "espcn_lightning.network.ESPCN"},
+        optimizer={"_target_": "torch.optim.Adam", "lr": 1e-3},
+        image_every_n_epochs=0,
+    )
+
+
+def loss_and_grads(net, lr, hr):
+    net.zero_grad()
+    loss = training_loss(net, lr, hr)
+    loss.backward()
+    return loss.detach(), [p.grad.clone() for p in net.parameters()]
+
+
+def test_the_loss_on_unshuffled_targets_equals_the_pixelshuffle_loss_and_its_gradients():
+    net = relu_module().net
+    lr, hr = torch.rand(6, 1, 9, 9), torch.rand(6, 1, 27, 27)
+    shuffled_loss, shuffled_grads = loss_and_grads(net, lr, hr)
+    unshuffled_loss, unshuffled_grads = loss_and_grads(net, lr, F.pixel_unshuffle(hr, 3))
+    torch.testing.assert_close(unshuffled_loss, shuffled_loss)
+    torch.testing.assert_close(shuffled_loss, F.mse_loss(net(lr), hr))
+    for a, b in zip(unshuffled_grads, shuffled_grads, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_validation_scores_the_fp32_network_under_bf16_mixed_training():
+    module = relu_module()
+    lr, hr = torch.rand(32, 1, 9, 9), torch.rand(32, 1, 27, 27)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        precision="bf16-mixed",
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.validate(module, DataLoader(TensorDataset(lr, hr), batch_size=32), verbose=False)
+    with torch.no_grad():
+        fp32 = patch_psnr(module.net(lr), hr).mean()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16 = patch_psnr(module.net(lr).float(), hr).mean()
+    assert float(trainer.callback_metrics["val/psnr"]) == float(fp32)
+    assert float(bf16) != float(fp32)
