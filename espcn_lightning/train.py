@@ -153,16 +153,17 @@ def stop(error: Exception) -> None:
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the best val PSNR so sweepers (Optuna) can optimise it.
 
-    A run dir is claimed first (espcn_lightning.runs): a refused run changes nothing there. A user
+    The job first takes its share of the cores (``job_threads``), then claims its run dir
+    (espcn_lightning.runs): a refused run changes nothing there. A user
     error (``errors.UserError``, also when Hydra's ``instantiate`` wrapped it) ends a single run
     with a one-line error; in a multirun the job is recorded as failed in its summary.json and the
     other jobs go on. Anything else is a bug: it keeps its traceback, and the run's summary.json
     says failed.
     """
-    threads = job_threads(cfg)
-    if threads is not None:
-        limit_threads(threads)
     try:
+        threads = job_threads(cfg)
+        if threads is not None:
+            limit_threads(threads)
         run = runs.claim(cfg)
     except UserError as refusal:
         stop(refusal)

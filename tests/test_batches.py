@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from espcn_lightning.datamodule import EpochBatchSampler, PatchBatches, dihedral
+from espcn_lightning.datamodule import EpochBatchSampler, PatchBatches, SRDataModule, dihedral
 
 
 def synthetic_patches(count=40, patch=5, scale=3):
@@ -78,3 +78,8 @@ def test_a_dataloader_serves_the_sampler_batches_whole():
     batches = list(loader)
     assert len(batches) == len(loader) == 5
     assert [tuple(t.shape) for t in batches[0]] == [(8, 1, 5, 5), (8, 9, 5, 5)]
+
+
+def test_unshuffled_targets_without_whole_batches_are_refused_by_name():
+    with pytest.raises(ValueError, match="data.unshuffled_targets=true needs data.whole_batches"):
+        SRDataModule("data", whole_batches=False, unshuffled_targets=True)

@@ -12,7 +12,7 @@ from espcn_lightning.errors import ConfigError
 def test_patches_are_aligned_lr_hr_pairs(data_dir):
     dm = SRDataModule(str(data_dir), degradation=GaussianBlur(3), augment=False, val_fraction=0.05)
     dm.setup()
-    lr, hr = dm.train_set[0]
+    lr, hr = dm.val_set[0]
     assert lr.shape == (1, 17, 17) and hr.shape == (1, 51, 51)
     inner = (..., slice(1, -1), slice(1, -1))
     torch.testing.assert_close(GaussianBlur(3)(hr.double()).float()[inner], lr[inner])

@@ -34,6 +34,8 @@ def test_limiting_threads_sets_torch_and_the_variables_child_processes_read(monk
     before = torch.get_num_threads()
     for name in THREAD_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValueError, match="threads=0"):
+        limit_threads(0)
     try:
         limit_threads(1)
         assert torch.get_num_threads() == 1
