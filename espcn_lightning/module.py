@@ -92,11 +92,11 @@ class ESPCNModule(L.LightningModule):
         lr, hr = batch
         with torch.autocast(self.device.type, enabled=False):
             sr = self.net(lr.float())
+            bicubic = patch_psnr(imresize(lr, self.net.scale), hr).mean()
         self.log("val/loss", F.mse_loss(sr, hr), prog_bar=True, batch_size=len(lr), sync_dist=True)
         self.log(
             "val/psnr", patch_psnr(sr, hr).mean(), prog_bar=True, batch_size=len(lr), sync_dist=True
         )
-        bicubic = patch_psnr(imresize(lr, self.net.scale), hr).mean()
         self.log("val/bicubic_psnr", bicubic, batch_size=len(lr), sync_dist=True)
         if batch_idx == 0 and self._panel_due():
             self._log_panel(lr[:4], sr[:4], hr[:4])
