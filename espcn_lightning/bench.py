@@ -1,15 +1,18 @@
-"""Speed figures, side by side in one run: ``python -m espcn_lightning.bench [--out DIR]``.
+"""Speed figures, side by side in one run: ``python -m espcn_lightning.bench [--only ...]``.
 
 Inference engines on one 1080p x3 frame (640x360 in), the machine's FLOP limit for the model,
-end-to-end video fps, peak memory against image size (tiled and whole), the Lightning loop against
-a plain PyTorch loop, and in-memory patches against reading image files each step. Prints a table
-and writes bench.json.
+end-to-end video fps, peak memory against image size (tiled and whole); the training options'
+samples/s and validation PSNR at equal epochs, and the Lightning loop against a plain PyTorch loop
+(``training``); n jobs x 1 thread against 1 job x n threads (``parallel``); in-memory patches
+against reading image files each step. Prints tables and writes bench.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import multiprocessing
 import os
 import platform
 import statistics
@@ -18,20 +21,31 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal
 
 import cv2
 import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import open_dict
 from torch.utils.data import DataLoader
 
+from espcn_lightning.callbacks import ChannelsLast
 from espcn_lightning.colour import luma
 from espcn_lightning.data import dataset_files, default_data_dir
-from espcn_lightning.datamodule import PatchDataset, build_patches, extract_patches
+from espcn_lightning.datamodule import (
+    EpochBatchSampler,
+    PatchBatches,
+    PatchDataset,
+    build_patches,
+    extract_patches,
+)
 from espcn_lightning.degradations import Bicubic
 from espcn_lightning.engines import (
     Upscaler,
@@ -43,12 +57,16 @@ from espcn_lightning.engines import (
 )
 from espcn_lightning.errors import DataError
 from espcn_lightning.images import read_image
-from espcn_lightning.module import ESPCNModule
+from espcn_lightning.module import ESPCNModule, training_loss
 from espcn_lightning.network import ESPCN
 from espcn_lightning.pretrained import load_model
 from espcn_lightning.protocol import evaluate
+from espcn_lightning.resources import cpu_cores, limit_threads
 from espcn_lightning.tiling import DEFAULT_TILE, tile_margin, tiled_upscaler
+from espcn_lightning.train import build as build_training
 from espcn_lightning.upscale import upscale_video
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def cpu_name() -> str:
@@ -353,76 +371,224 @@ class StepClock(L.Callback):
     """Wall time of a fit's steps after the first ``warmup`` (steady state, no set-up)."""
 
     def __init__(self, warmup: int) -> None:
-        self.warmup, self.start, self.end = warmup, 0.0, 0.0
+        self.warmup, self.start, self.end, self.steps = warmup, 0.0, 0.0, 0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.global_step == self.warmup:
             self.start = time.perf_counter()
 
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.steps = trainer.global_step
+
     def on_train_end(self, trainer, pl_module) -> None:
         self.end = time.perf_counter()
 
 
-def plain_samples_per_s(loader: DataLoader, steps: int, warmup: int) -> float:
-    """A hand-written Adam/MSE loop over ``loader``: samples/s after ``warmup`` steps."""
+@dataclass(frozen=True)
+class TrainingOption:
+    """One way of running the training recipe, as the train config's switches name it."""
+
+    name: str
+    whole_batches: bool
+    unshuffled_targets: bool
+    channels_last: bool
+    precision: Literal["32-true", "bf16-mixed"]
+
+    def overrides(self) -> list[str]:
+        """The train command's overrides that select this option."""
+        return [
+            f"data.whole_batches={str(self.whole_batches).lower()}",
+            f"data.unshuffled_targets={str(self.unshuffled_targets).lower()}",
+            f"trainer.precision={self.precision}",
+            *([] if self.channels_last else ["~callbacks.channels_last"]),
+        ]
+
+
+TRAINING_OPTIONS = (
+    TrainingOption("per-patch loader, fp32 (before)", False, False, False, "32-true"),
+    TrainingOption("+ whole batches", True, False, False, "32-true"),
+    TrainingOption("+ pre-shuffled loss", True, True, False, "32-true"),
+    TrainingOption("+ channels_last", True, True, True, "32-true"),
+    TrainingOption("+ bf16-mixed", True, True, True, "bf16-mixed"),
+)
+
+
+def option_loader(lr: torch.Tensor, hr: torch.Tensor, option: TrainingOption) -> DataLoader:
+    """The training DataLoader the datamodule builds for ``option`` (batch 16, augmented)."""
+    if not option.whole_batches:
+        dataset = PatchDataset(lr, hr, augment=True)
+        return DataLoader(dataset, batch_size=16, shuffle=True, drop_last=True)
+    batches = PatchBatches(lr, hr, 3, option.unshuffled_targets)
+    return DataLoader(batches, sampler=EpochBatchSampler(batches, 16, seed=0), batch_size=None)
+
+
+def recipe_module() -> ESPCNModule:
+    """The recipe's LightningModule (ReLU ESPCN, Adam 1e-3) with a fixed initialisation."""
     torch.manual_seed(0)
-    net = ESPCN()
+    return ESPCNModule(
+        net=ESPCN(activation="relu").config() | {"_target_": "espcn_lightning.network.ESPCN"},
+        optimizer={"_target_": "torch.optim.Adam", "lr": 1e-3},
+        image_every_n_epochs=0,
+    )
+
+
+def plain_samples_per_s(loader: DataLoader, option: TrainingOption, steps: int, warmup: int):
+    """A hand-written loop doing what the module does under ``option`` (same loss, Adam,
+    autocast and memory format), without Lightning: samples/s after ``warmup`` steps."""
+    net = recipe_module().net
+    if option.channels_last:
+        net = net.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    bf16 = option.precision == "bf16-mixed"
     done, start = 0, 0.0
     while done < steps:
         for x, y in loader:
             if done == warmup:
                 start = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
-            F.mse_loss(net(x), y).backward()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = training_loss(net, x, y)
+            loss.backward()
             optimizer.step()
             done += 1
             if done == steps:
                 break
-    return (steps - warmup) * cast(int, loader.batch_size) / (time.perf_counter() - start)
+    return (steps - warmup) * 16 / (time.perf_counter() - start)
 
 
-def lightning_samples_per_s(loader: DataLoader, steps: int, warmup: int) -> float:
+def lightning_samples_per_s(
+    loader: DataLoader, option: TrainingOption, steps: int, warmup: int
+) -> float:
     """The project's ESPCNModule under a Lightning Trainer: samples/s after ``warmup`` steps."""
-    torch.manual_seed(0)
-    module = ESPCNModule(
-        net=ESPCN().config() | {"_target_": "espcn_lightning.network.ESPCN"},
-        optimizer={"_target_": "torch.optim.Adam", "lr": 1e-3},
-        image_every_n_epochs=0,
-    )
     clock = StepClock(warmup)
     trainer = L.Trainer(
         max_steps=steps,
+        precision=option.precision,
         logger=False,
-        callbacks=[clock],
+        callbacks=[clock, *([ChannelsLast()] if option.channels_last else [])],
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         limit_val_batches=0,
         accelerator="cpu",
     )
-    trainer.fit(module, train_dataloaders=loader)
-    return (steps - warmup) * cast(int, loader.batch_size) / (clock.end - clock.start)
+    trainer.fit(recipe_module(), train_dataloaders=loader)
+    return (steps - warmup) * 16 / (clock.end - clock.start)
 
 
-def bench_training(data_dir: Path, steps: int, rounds: int = 2) -> dict:
-    """Samples/s of Lightning's loop against a plain PyTorch loop on the same patches and model,
-    alternating the two ``rounds`` times and keeping each one's best (the machine is shared)."""
-    images = [(p.stem, read_image(p)) for p in dataset_files(data_dir, "T91")[:20]]
+def recipe_val_psnr(data_dir: Path, option: TrainingOption, seed: int, epochs: int) -> float:
+    """Best validation PSNR of the train command's recipe under ``option`` after ``epochs``
+    epochs (cosine over them), composed from conf/ as ``python -m espcn_lightning.train`` would."""
+    overrides = [
+        f"paths.data_dir={data_dir}",
+        f"trainer.max_epochs={epochs}",
+        f"seed={seed}",
+        "trainer.enable_progress_bar=false",
+        "~callbacks.model_checkpoint",
+        "~callbacks.lr_monitor",
+        "image_every_n_epochs=0",
+        *option.overrides(),
+    ]
+    GlobalHydra.instance().clear()
+    with tempfile.TemporaryDirectory() as scratch:
+        with initialize_config_dir(str(CONF), version_base="1.3"):
+            cfg = compose("train", overrides=overrides)
+        with open_dict(cfg):
+            cfg.paths.output_dir, cfg.logger = scratch, None
+        L.seed_everything(seed, workers=True, verbose=False)
+        datamodule, module, trainer = build_training(cfg)
+        trainer.fit(module, datamodule=datamodule)
+    GlobalHydra.instance().clear()
+    return module.best_val_psnr
+
+
+def bench_training(data_dir: Path, steps: int, epochs: int, seeds: list[int], rounds: int = 2):
+    """The training table: samples/s of each option at batch 16 (the options alternated
+    ``rounds`` times, each keeping its best, since the machine is shared) and its validation
+    PSNR after ``epochs`` epochs per seed; then Lightning against a plain loop at the last
+    option's settings."""
+    images = [(p.stem, read_image(p)) for p in dataset_files(data_dir, "T91")]
     lr, hr = build_patches(images, Bicubic(3), 3, 17, 7)
-    loader = DataLoader(
-        PatchDataset(lr, hr, augment=True), batch_size=16, shuffle=True, drop_last=True
-    )
     warmup = steps // 5
-    plain, lightning = [], []
+    speed = {o.name: 0.0 for o in TRAINING_OPTIONS}
+    recipe = TRAINING_OPTIONS[-1]
+    plain, lightning = 0.0, 0.0
     for _ in range(rounds):
-        plain.append(plain_samples_per_s(loader, steps, warmup))
-        lightning.append(lightning_samples_per_s(loader, steps, warmup))
+        for option in TRAINING_OPTIONS:
+            measured = lightning_samples_per_s(option_loader(lr, hr, option), option, steps, warmup)
+            speed[option.name] = max(speed[option.name], measured)
+        loader = option_loader(lr, hr, recipe)
+        plain = max(plain, plain_samples_per_s(loader, recipe, steps, warmup))
+        lightning = max(lightning, lightning_samples_per_s(loader, recipe, steps, warmup))
+    rows: list[dict[str, Any]] = []
+    for option in TRAINING_OPTIONS:
+        psnr = [recipe_val_psnr(data_dir, option, seed, epochs) for seed in seeds]
+        rows.append(
+            {
+                "option": option.name,
+                "overrides": " ".join(option.overrides()),
+                "samples_per_s": speed[option.name],
+                "speedup": speed[option.name] / speed[TRAINING_OPTIONS[0].name],
+                "val_psnr": psnr,
+                "val_psnr_mean": statistics.mean(psnr),
+            }
+        )
+    base = rows[0]["val_psnr"]
+    for row in rows:
+        row["val_delta_db"] = [a - b for a, b in zip(row["val_psnr"], base, strict=True)]
     return {
-        "plain_samples_per_s": max(plain),
-        "lightning_samples_per_s": max(lightning),
-        "ratio": max(lightning) / max(plain),
+        "batch_size": 16,
+        "epochs": epochs,
+        "seeds": seeds,
+        "options": rows,
+        "loop": {
+            "settings": recipe.name,
+            "plain_samples_per_s": plain,
+            "lightning_samples_per_s": lightning,
+            "ratio": lightning / plain,
+        },
     }
+
+
+def parallel_worker(threads: int, steps: int, warmup: int, barrier, results) -> None:
+    """One job of ``bench_parallel``: the recipe's plain step on ``threads`` threads, timed
+    from a barrier that all jobs pass together (synthetic patches: speed only)."""
+    limit_threads(threads)
+    option = TRAINING_OPTIONS[-1]
+    lr, hr = torch.rand(16 * 64, 1, 17, 17), torch.rand(16 * 64, 1, 51, 51)
+    loader = option_loader(lr, hr, option)
+    plain_samples_per_s(loader, option, warmup + 1, warmup)
+    barrier.wait()
+    start = time.perf_counter()
+    plain_samples_per_s(loader, option, steps + 1, 1)
+    results.put(time.perf_counter() - start)
+
+
+def parallel_samples_per_s(jobs: int, threads: int, steps: int) -> float:
+    """Total samples/s of ``jobs`` processes training at once on ``threads`` threads each."""
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(jobs), context.Queue()
+    workers = [
+        context.Process(target=parallel_worker, args=(threads, steps, 10, barrier, results))
+        for _ in range(jobs)
+    ]
+    for worker in workers:
+        worker.start()
+    seconds = [results.get(timeout=3600) for _ in workers]
+    for worker in workers:
+        worker.join()
+    return jobs * steps * 16 / max(seconds)
+
+
+def bench_parallel(steps: int) -> dict:
+    """n jobs x 1 thread against 1 job x n threads (n = this process's cores), and n jobs x n
+    threads, the oversubscription a launcher that does not share the cores gives."""
+    cores = cpu_cores()
+    rows = []
+    for jobs, threads in ((1, cores), (cores, 1), (cores, cores)):
+        speed = parallel_samples_per_s(jobs, threads, steps)
+        rows.append({"jobs": jobs, "threads": threads, "samples_per_s": speed})
+    return {"cores": cores, "steps_per_job": steps, "runs": rows}
 
 
 def bench_pipeline(data_dir: Path, batches: int) -> dict:
@@ -491,7 +657,28 @@ def bench_cuda_engines(net: ESPCN, data_dir: Path, repeats: int) -> list[dict]:
     return rows
 
 
-PARTS = ("engines", "video", "memory", "training", "pipeline")
+def print_training(training: dict) -> None:
+    """The training table: each option's samples/s, speed-up and val PSNR per seed."""
+    seeds = training["seeds"]
+    print(
+        f"training at batch {training['batch_size']} (T91, LR stride 7); val PSNR after "
+        f"{training['epochs']} epochs, seeds {', '.join(map(str, seeds))}:"
+    )
+    print(f"{'option':<34}{'samples/s':>10}{'x':>6}{'val dB (mean)':>15}{'vs before':>11}")
+    for row in training["options"]:
+        delta = statistics.mean(row["val_delta_db"])
+        print(
+            f"{row['option']:<34}{row['samples_per_s']:>10.0f}{row['speedup']:>6.2f}"
+            f"{row['val_psnr_mean']:>15.3f}{delta:>+11.3f}"
+        )
+    loop = training["loop"]
+    print(
+        f"loop at the last row's settings: Lightning {loop['lightning_samples_per_s']:.0f} "
+        f"samples/s, plain {loop['plain_samples_per_s']:.0f}, ratio {loop['ratio']:.1%}"
+    )
+
+
+PARTS = ("engines", "video", "memory", "training", "parallel", "pipeline")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -504,7 +691,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", nargs="+", choices=PARTS, default=list(PARTS), help="run only these parts"
     )
+    parser.add_argument("--train-steps", type=int, default=300, help="steps per speed round")
+    parser.add_argument("--train-epochs", type=int, default=2, help="epochs per PSNR run")
+    parser.add_argument("--train-seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--parallel-steps", type=int, default=300, help="timed steps per job")
     args = parser.parse_args(argv)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     data_dir = args.data_dir or default_data_dir()
     try:
         for name in ("T91", "Set5", "BSD200"):
@@ -546,11 +738,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"{run['added_mb']:.0f} MB (its output alone is {run['output_mb']:.0f} MB)"
             )
     if "training" in args.only:
-        training = result["training"] = bench_training(data_dir, steps=500)
-        print(
-            f"training: Lightning {training['lightning_samples_per_s']:.0f} samples/s, plain "
-            f"{training['plain_samples_per_s']:.0f} samples/s, ratio {training['ratio']:.1%}"
-        )
+        training = bench_training(data_dir, args.train_steps, args.train_epochs, args.train_seeds)
+        result["training"] = training
+        print_training(training)
+    if "parallel" in args.only:
+        parallel = result["parallel"] = bench_parallel(args.parallel_steps)
+        print(f"parallel training on {parallel['cores']} cores (the default's step, batch 16):")
+        for run in parallel["runs"]:
+            print(
+                f"  {run['jobs']} job(s) x {run['threads']} thread(s): "
+                f"{run['samples_per_s']:.0f} samples/s in all"
+            )
     if "pipeline" in args.only:
         pipeline = result["pipeline"] = bench_pipeline(data_dir, batches=20)
         print(

@@ -161,16 +161,16 @@ class EpochBatchSampler(DistributedSampler):
         rank: int = 0,
     ) -> None:
         super().__init__(dataset, num_replicas=num_replicas, rank=rank, seed=seed, drop_last=True)
-        self.batch_size, self.augment = batch_size, augment
+        self.patches, self.batch_size, self.augment = dataset, batch_size, augment
 
     def __len__(self) -> int:
-        return len(self.dataset) // self.batch_size // self.num_replicas
+        return len(self.patches) // self.batch_size // self.num_replicas
 
     def __iter__(self):
         state = np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0]
         generator = torch.Generator().manual_seed(int(state))
-        order = torch.randperm(len(self.dataset), generator=generator)
-        symmetries = torch.randint(8, (len(self.dataset),), generator=generator)
+        order = torch.randperm(len(self.patches), generator=generator)
+        symmetries = torch.randint(8, (len(self.patches),), generator=generator)
         if not self.augment:
             symmetries.zero_()
         size = self.batch_size
@@ -255,7 +255,7 @@ class SRDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None, "setup() builds the patches first"
-        if self.whole_batches:
+        if isinstance(self.train_set, PatchBatches):
             sampler = EpochBatchSampler(
                 self.train_set,
                 self.batch_size,

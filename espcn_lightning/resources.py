@@ -8,6 +8,7 @@ import os
 import torch
 
 from espcn_lightning.engines import native_bf16
+from espcn_lightning.errors import ConfigError
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -23,7 +24,7 @@ def thread_share(n_jobs: int, cores: int | None = None) -> int:
     """Threads for one of ``n_jobs`` jobs running at once: an equal share of the cores, at
     least one. More threads than cores makes OpenMP's spinning threads wait on each other."""
     if n_jobs < 1:
-        raise ValueError(f"hydra.launcher.n_jobs={n_jobs}: use a positive number of jobs")
+        raise ConfigError(f"hydra.launcher.n_jobs={n_jobs}: use a positive number of jobs")
     return max(1, (cores or cpu_cores()) // n_jobs)
 
 
@@ -31,7 +32,7 @@ def limit_threads(threads: int) -> None:
     """Run this process's torch ops on ``threads`` threads, and tell OpenMP/MKL/OpenBLAS in any
     process it starts the same (they read the variables only when they start)."""
     if threads < 1:
-        raise ValueError(f"threads={threads}: use a positive number of threads")
+        raise ConfigError(f"threads={threads}: use a positive number of threads")
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
     torch.set_num_threads(threads)
