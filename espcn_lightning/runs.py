@@ -371,6 +371,17 @@ def epochs_done(path: Path) -> int:
     return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"]) + 1
 
 
+def resumed_step(cfg: DictConfig) -> int | None:
+    """The global step a resume continues from (None for a new run): TensorBoard is told to drop
+    what a killed run logged past its last checkpoint, or the resumed epochs would show twice."""
+    if not cfg.ckpt_path or cfg.ckpt_path in ("hpc", "best", "registry"):
+        return None
+    path = checkpoint_path(str(cfg.ckpt_path), Path(cfg.paths.output_dir))
+    if path is None or not path.is_file():
+        return None
+    return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+
+
 def check_budget(cfg: DictConfig, run_dir: Path) -> None:
     """Refuse a resume whose ``trainer.max_epochs`` ends before the checkpoint's epoch (Lightning
     would stop with a traceback)."""

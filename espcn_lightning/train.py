@@ -58,7 +58,12 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, ESPCNModule, L.Traine
     callbacks.append(dashboard_callback(cfg))
     if cfg.trainer.get("enable_progress_bar", True) and not sys.stdout.isatty():
         callbacks.append(EpochLines())
-    loggers = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None]
+    purge = {"purge_step": step} if (step := runs.resumed_step(cfg)) is not None else {}
+    loggers = [
+        instantiate(c, **purge if c._target_.endswith("TensorBoardLogger") else {})
+        for c in (cfg.logger or {}).values()
+        if c is not None
+    ]
     precision = training_precision(cfg.trainer.get("precision", "auto"), cfg.trainer.accelerator)
     trainer = instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from lightning.pytorch.loggers import TensorBoardLogger
 from PIL import Image
 
 from espcn_lightning.degradations import Bicubic
@@ -17,6 +18,7 @@ from espcn_lightning.engines import bicubic_upscaler
 from espcn_lightning.errors import WeightsError
 from espcn_lightning.pretrained import load_model
 from espcn_lightning.protocol import evaluate
+from espcn_lightning.runs import resumed_step
 from espcn_lightning.train import train
 
 QUICK = [
@@ -198,3 +200,22 @@ def test_training_output_sent_to_a_file_has_one_plain_line_per_epoch(tmp_path, d
     epochs = [line for line in result.stdout.splitlines() if "epoch " in line]
     assert [line.split(" - ")[1].split(":")[0] for line in epochs] == ["epoch 1/2", "epoch 2/2"]
     assert "val/psnr" in epochs[-1]
+
+
+def test_a_resume_drops_what_a_killed_run_logged_past_its_last_checkpoint(
+    tmp_path, train_config, tensorboard_scalars
+):
+    (tmp_path / "checkpoints").mkdir()
+    torch.save({"global_step": 120, "epoch": 1}, tmp_path / "checkpoints" / "last.ckpt")
+    killed = TensorBoardLogger(tmp_path / "tensorboard", name="", version="")
+    for step in (59, 119, 179):  # epoch 2 was logged, then the kill came before last.ckpt
+        killed.log_metrics({"val/psnr": float(step)}, step=step)
+    killed.finalize("killed")
+    cfg = train_config(tmp_path, ["ckpt_path=last"])
+    step = resumed_step(cfg)
+    assert step == 120
+    resumed = TensorBoardLogger(tmp_path / "tensorboard", name="", version="", purge_step=step)
+    resumed.log_metrics({"val/psnr": 179.5}, step=179)
+    resumed.finalize("success")
+    events = tensorboard_scalars(tmp_path, "val/psnr")
+    assert [(e.step, e.value) for e in events] == [(59, 59.0), (119, 119.0), (179, 179.5)]
