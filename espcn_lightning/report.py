@@ -257,9 +257,32 @@ def write_markdown(path: Path, rows: list[dict], title: str, jobs: list[Job]) ->
             "gap compares values on the same seed and split.",
             "",
             *unfinished(jobs),
+            *reused(jobs),
         ]
     )
     path.write_text(text)
+
+
+def reused(jobs: list[Job]) -> list[str]:
+    """Markdown lines naming the jobs copied from another sweep that ran the same config
+    (``hydra.launcher.reuse_from``), so a reader knows which runs two studies share."""
+    shared = [j for j in jobs if j.summary.get("reused_from")]
+    if not shared:
+        return []
+    return [
+        f"## Jobs shared with another sweep ({len(shared)} of {len(jobs)})",
+        "",
+        "Trained once, by the sweep named, with exactly this config (the study's name aside):",
+        "",
+        *(f"- `{j.name}` ({j.value}, seed {j.seed}): from `{source(j)}`" for j in shared),
+        "",
+    ]
+
+
+def source(job: Job) -> str:
+    """Where a reused job was trained: its sweep dir's name and job dir."""
+    path = Path(job.summary["reused_from"])
+    return f"{path.parent.name}/{path.name}"
 
 
 def unfinished(jobs: list[Job]) -> list[str]:
@@ -325,7 +348,7 @@ def write_html(path: Path, rows: list[dict], title: str, jobs: list[Job]) -> Non
         'model, reported only). The table as CSV: <a href="report.csv">report.csv</a>.</p>'
         '<h2>Validation PSNR</h2><img class="figure" src="val_psnr.png" alt="validation PSNR">'
         '<h2>Loss</h2><img class="figure" src="loss.png" alt="training and validation loss">'
-        f"{unfinished_html(jobs)}</main>"
+        f"{unfinished_html(jobs)}{reused_html(jobs)}</main>"
     )
     path.write_text(page_html(f"Sweep {study.strip('`')}", body))
 
@@ -337,6 +360,15 @@ def unfinished_html(jobs: list[Job]) -> str:
         return ""
     items = "".join(f"<li>{inline_html(line[2:])}</li>" for line in lines if line.startswith("- "))
     return f"<h2>{html.escape(lines[0][3:])}</h2><ul>{items}</ul><p>{inline_html(lines[-2])}</p>"
+
+
+def reused_html(jobs: list[Job]) -> str:
+    """The jobs shared with another sweep, as an HTML section (empty when none)."""
+    lines = reused(jobs)
+    if not lines:
+        return ""
+    items = "".join(f"<li>{inline_html(line[2:])}</li>" for line in lines if line.startswith("- "))
+    return f"<h2>{html.escape(lines[0][3:])}</h2><p>{inline_html(lines[2])}</p><ul>{items}</ul>"
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:

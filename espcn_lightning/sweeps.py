@@ -1,22 +1,30 @@
-"""A sweep dir's own record: the command line it was run with and the jobs that asks for.
+"""A sweep dir's own record: the command line it was run with, the jobs that asks for, and the
+completed jobs another sweep may take over instead of training them again.
 
 The resumable launcher (``hydra_plugins/espcn_resume_launcher``) reads it to refuse a re-run with
-another command line, and the sweep report to list the jobs a partial sweep is missing.
+another command line and to reuse identical jobs, and the sweep report to list the jobs a partial
+sweep is missing.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from espcn_lightning.errors import RunDirError
+from espcn_lightning.runs import LOCK, SUMMARY, RunState, atomic_write_text
 
 MULTIRUN = "multirun.yaml"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+# Keys that name a job's place (its study, its dirs, how it was resumed), not what it computes.
+PLACE = ("study", "paths", "ckpt_path")
 
 
 def saved_config(sweep_dir: Path) -> DictConfig | None:
@@ -70,3 +78,42 @@ def numbered_job_dirs(sweep_dir: Path) -> bool:
         return False
     sweep = cast(dict, OmegaConf.to_container(config.hydra.sweep, resolve=False))
     return sweep.get("subdir") == "${hydra.job.num}"
+
+
+def job_key(config: DictConfig) -> dict[str, Any]:
+    """What a job computes: its config as written, the keys of ``PLACE`` aside."""
+    container = cast(dict, OmegaConf.to_container(config, resolve=False))
+    return {key: value for key, value in container.items() if key not in PLACE}
+
+
+def find_reusable(config: DictConfig, sources: Sequence[Path]) -> Path | None:
+    """A completed job in one of the ``sources`` sweep dirs that ran exactly ``config`` (the
+    studies of one base share its job: each study's base value is the same run), or None."""
+    key = job_key(config)
+    for source in sources:
+        if not Path(source).is_dir():
+            raise RunDirError(
+                f"hydra.launcher.reuse_from: {source} is not a sweep dir; give the "
+                "hydra.sweep.dir of a sweep run before"
+            )
+        for job in sorted(p for p in Path(source).iterdir() if p.is_dir()):
+            state = RunState.read(job)
+            done = state.status == "completed" and state.config is not None
+            if done and job_key(cast(DictConfig, state.config)) == key:
+                return job
+    return None
+
+
+def reuse_job(source: Path, target: Path) -> None:
+    """Copy the completed job ``source`` into the new job dir ``target`` (whole or not at all),
+    its summary.json noting where it came from; ``source`` is not changed."""
+    if target.exists():
+        raise RunDirError(f"{target} exists; a job is reused only into a new dir")
+    scratch = target.with_name(f".{target.name}.reuse.partial")
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    shutil.copytree(source, scratch, ignore=shutil.ignore_patterns(LOCK))
+    summary = json.loads((scratch / SUMMARY).read_text())
+    summary["reused_from"] = str(Path(source).resolve())
+    atomic_write_text(scratch / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    scratch.rename(target)

@@ -180,6 +180,51 @@ def test_a_killed_sweep_rerun_with_the_same_command_skips_finished_jobs_and_resu
     assert snapshot(sweep_dir) == everything
 
 
+def test_a_sweep_reuses_the_completed_jobs_of_another_sweep_that_ran_the_same_config(
+    tmp_path, data_dir, root
+):
+    first, second = tmp_path / "first", tmp_path / "second"
+    short = ("trainer.max_epochs=1", "trainer.limit_train_batches=4", "image_every_n_epochs=0")
+    ran = subprocess.run(
+        smoke_sweep(first, data_dir, "data.batch_size=32,16", *short),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    before = snapshot(first)
+    command = smoke_sweep(
+        second,
+        data_dir,
+        "data.batch_size=16,8",
+        "study=other",
+        *short,
+        f"hydra.launcher.reuse_from=[{first}]",
+    )
+    reused = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+    assert reused.returncode == 0, reused.stderr[-3000:]
+    assert "#0 : seed=1 data.batch_size=16 sweep=batch_size" in reused.stdout
+    assert f"(reused from {(first / '1').resolve()})" in reused.stdout
+    assert snapshot(first) == before
+    summary = json.loads((second / "0" / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert summary["reused_from"] == str((first / "1").resolve())
+    copied = second / "0" / "checkpoints" / "last.ckpt"
+    assert copied.read_bytes() == (first / "1" / "checkpoints" / "last.ckpt").read_bytes()
+    assert "study: other" in (second / "0" / ".hydra" / "config.yaml").read_text()
+    trained = json.loads((second / "1" / "summary.json").read_text())
+    assert trained["status"] == "completed" and "reused_from" not in trained
+
+    again = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("(completed before: skipped)") == 2
+    assert report_main([str(second), "--out", str(tmp_path / "report")]) == 0
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "## Jobs shared with another sweep (1 of 2)" in report
+    assert "- `0` (data.batch_size=16, seed 1): from `first/1`" in report
+
+
 def test_a_second_sweep_into_a_sweep_dir_in_use_is_refused(tmp_path, data_dir, root):
     sweep_dir = tmp_path / "sweep"
     lock = DirLock.acquire(sweep_dir, "hydra.sweep.dir")

@@ -6,6 +6,10 @@ resumes each interrupted job from its ``last.ckpt`` (the job does that itself wh
 dir, ``espcn_lightning.runs.plan``) and runs the rest. A changed command line, a job dir that holds
 another job, or a sweep dir another process is running are refused before any job starts. Hydra's
 own launchers cannot do this: they start every job of a sweep afresh.
+
+``hydra.launcher.reuse_from=[SWEEP_DIR, ...]`` also takes over, as a copy, each completed job of
+those sweeps that ran exactly the config a job of this sweep would run (its study and dirs aside):
+the seed study's five studies share their base job, which then trains once, not five times.
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict, read_write
 
 from espcn_lightning.errors import RunDirError
-from espcn_lightning.runs import RESUME, SKIP, DirLock, RunState, plan
-from espcn_lightning.sweeps import check_command_line
+from espcn_lightning.runs import FRESH, RESUME, SKIP, DirLock, RunState, plan, write_record
+from espcn_lightning.sweeps import check_command_line, find_reusable, reuse_job
+
+REUSE = "reuse"
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +73,23 @@ def launch_resuming(
     launch: Launch,
     job_overrides: Sequence[Sequence[str]],
     initial_job_idx: int,
+    reuse_from: Sequence[Path] = (),
 ) -> Sequence[JobReturn]:
-    """Plan every job first (a refusal runs nothing), then ``launch`` the jobs to do, each block
-    of consecutive ones under its own job numbers so every job lands in its own dir again."""
+    """Plan every job first (a refusal runs nothing; reused jobs are copied in then), then
+    ``launch`` the jobs to do, each block of consecutive ones under its own job numbers so every
+    job lands in its own dir again."""
     jobs = []
     for number, overrides in enumerate(job_overrides, start=initial_job_idx):
         try:
-            action, state = job_plan(config, context, number, list(overrides))
+            action, state = job_plan(config, context, number, list(overrides), reuse_from)
         except RunDirError as error:
             refuse(error)
         jobs.append((number, list(overrides), action, state))
     results: list[JobReturn] = []
-    for skip, group in groupby(jobs, key=lambda job: job[2] == SKIP):
+    for done, group in groupby(jobs, key=lambda job: job[2] in (SKIP, REUSE)):
         block = list(group)
-        if skip:
-            results += [skipped(number, overrides, state) for number, overrides, _, state in block]
+        if done:
+            results += [skipped(*job) for job in block]
             continue
         for number, _, action, state in block:
             if action == RESUME:
@@ -91,9 +99,14 @@ def launch_resuming(
 
 
 def job_plan(
-    config: DictConfig, context: HydraContext, number: int, overrides: list[str]
+    config: DictConfig,
+    context: HydraContext,
+    number: int,
+    overrides: list[str],
+    reuse_from: Sequence[Path] = (),
 ) -> tuple[str, RunState]:
-    """What job ``number`` needs (runs.plan on its dir), its config composed as a launch would."""
+    """What job ``number`` needs (runs.plan on its dir), its config composed as a launch would;
+    a new job that one of the ``reuse_from`` sweeps completed is copied in (REUSE)."""
     sweep_config = context.config_loader.load_sweep_config(config, overrides)
     with open_dict(sweep_config):
         sweep_config.hydra.job.id = number
@@ -107,14 +120,23 @@ def job_plan(
         with read_write(task), open_dict(task):
             del task["hydra"]
         state = RunState.read(directory)
-        return plan(state, task, overrides, multirun=True), state
+        action = plan(state, task, overrides, multirun=True)
+        source = find_reusable(task, reuse_from) if action == FRESH and reuse_from else None
+        if source is None or directory.exists():
+            return action, state
+        reuse_job(source, directory)
+        write_record(directory, task, overrides)
+        return REUSE, RunState.read(directory)
     finally:
         HydraConfig.instance().cfg = previous
 
 
-def skipped(number: int, overrides: list[str], state: RunState) -> JobReturn:
-    """The result of a job completed by an earlier run of the sweep, read from its summary."""
-    log.info(f"\t#{number} : {' '.join(overrides)} (completed before: skipped)")
+def skipped(number: int, overrides: list[str], action: str, state: RunState) -> JobReturn:
+    """The result of a job completed by an earlier run of the sweep (or reused from another
+    sweep), read from its summary."""
+    source = (state.summary or {}).get("reused_from")
+    why = f"reused from {source}" if action == REUSE else "completed before: skipped"
+    log.info(f"\t#{number} : {' '.join(overrides)} ({why})")
     result = JobReturn(overrides=overrides, working_dir=os.getcwd(), task_name="skipped")
     result.status = JobStatus.COMPLETED
     result.return_value = (state.summary or {}).get("best_val_psnr")
@@ -127,6 +149,11 @@ class Resuming:
 
     config: DictConfig | None
     hydra_context: HydraContext | None
+
+    def __init__(self, reuse_from: Sequence[str] = (), **kwargs: object) -> None:
+        """The Hydra launcher's own settings, and the sweep dirs whose jobs may be reused."""
+        super().__init__(**kwargs)
+        self.reuse_from = [Path(str(source)) for source in reuse_from]
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -148,6 +175,7 @@ class Resuming:
             super().launch,  # type: ignore[misc]
             job_overrides,
             initial_job_idx,
+            self.reuse_from,
         )
 
 
