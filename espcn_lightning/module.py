@@ -23,19 +23,27 @@ def _plain(config: dict | DictConfig | None) -> dict | None:
     return None if config is None else dict(config)
 
 
-def training_loss(net: ESPCN, lr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-    """MSE of the network against HR targets, or against pixel-unshuffled targets (r^2 channels
-    at the LR size) before its PixelShuffle: the same elements, so the same loss, computed in
-    fp32 whatever precision the network ran in."""
+LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss}
+
+
+def training_loss(
+    net: ESPCN, lr: torch.Tensor, hr: torch.Tensor, kind: str = "mse"
+) -> torch.Tensor:
+    """The loss (``mse`` or ``l1``) of the network against HR targets, or against
+    pixel-unshuffled targets (r^2 channels at the LR size) before its PixelShuffle: the same
+    elements, so the same loss, computed in fp32 whatever precision the network ran in."""
     unshuffled = hr.shape[-2:] == lr.shape[-2:] and hr.shape[-3] == lr.shape[-3] * net.scale**2
     sr = net.forward_unshuffled(lr) if unshuffled else net(lr)
-    return F.mse_loss(sr.float(), hr)
+    return LOSSES[kind](sr.float(), hr)
 
 
 class ESPCNModule(L.LightningModule):
-    """ESPCN with MSE loss; optimiser and scheduler are Hydra configs built in configure_optimizers.
+    """ESPCN with an MSE (or L1) loss; optimiser and scheduler are Hydra configs built in
+    configure_optimizers.
 
     ``last_layer_lr_scale`` multiplies the learning rate of the sub-pixel layer (the paper: 0.1).
+    ``loss: l1`` with ``mse_from_epoch: N`` trains with L1, then fine-tunes with MSE (the metric
+    PSNR measures) from epoch N on.
     Built by Hydra from ``conf/module/espcn.yaml`` (not recursively: its config arguments stay
     configs, saved as plain hyperparameters in every checkpoint).
     """
@@ -47,8 +55,12 @@ class ESPCNModule(L.LightningModule):
         scheduler: dict | None = None,
         last_layer_lr_scale: float = 1.0,
         image_every_n_epochs: int = 25,
+        loss: str = "mse",
+        mse_from_epoch: int | None = None,
     ) -> None:
         super().__init__()
+        if loss not in LOSSES:
+            raise ConfigError(f"module.loss={loss!r}: choose {' or '.join(LOSSES)}")
         self.save_hyperparameters(
             {
                 "net": _plain(net),
@@ -56,6 +68,8 @@ class ESPCNModule(L.LightningModule):
                 "scheduler": _plain(scheduler),
                 "last_layer_lr_scale": last_layer_lr_scale,
                 "image_every_n_epochs": image_every_n_epochs,
+                "loss": loss,
+                "mse_from_epoch": mse_from_epoch,
             }
         )
         self.net = instantiate(self.hparams["net"])
@@ -72,11 +86,18 @@ class ESPCNModule(L.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int):
         lr, hr = batch
-        loss = training_loss(self.net, lr, hr)
+        loss = training_loss(self.net, lr, hr, self.loss_kind())
         detached = loss.detach()
         self._loss_sum = detached if self._loss_sum is None else self._loss_sum + detached
         self._loss_steps += 1
         return loss
+
+    def loss_kind(self) -> str:
+        """This epoch's loss: the configured one, MSE from ``mse_from_epoch`` on."""
+        switch = self.hparams["mse_from_epoch"]
+        if switch is not None and self.current_epoch >= switch:
+            return "mse"
+        return self.hparams["loss"]
 
     def on_train_epoch_end(self) -> None:
         """Log the epoch's mean training loss once. Summed here rather than by ``self.log`` on

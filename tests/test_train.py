@@ -1,13 +1,16 @@
 """Hydra configs compose into the recipes they name, and training runs on real T91 images."""
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
 
 from espcn_lightning.errors import user_error
-from espcn_lightning.module import ESPCNModule
-from espcn_lightning.train import build
+from espcn_lightning.module import ESPCNModule, training_loss
+from espcn_lightning.network import ESPCN
+from espcn_lightning.pretrained import load_model
+from espcn_lightning.train import build, train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
@@ -69,12 +72,51 @@ def test_fast_dev_run_trains_on_real_t91_images(tmp_path, train_config, data_dir
         ("data.batch_size=0", "data.batch_size=0: use a whole number of at least 1"),
         ("data.val_fraction=2", "data.val_fraction=2: use a fraction in (0, 1)"),
         ("model.activation=foo", "model.activation='foo': choose tanh or relu"),
+        ("module.loss=huber", "module.loss='huber': choose mse or l1"),
+        ("model=espcn_rep model.branches=[diagonal]", "model.branches: diagonal unknown; choose"),
     ],
 )
 def test_impossible_sizes_are_refused_naming_the_option_before_any_data_is_read(
     tmp_path, train_config, override, message
 ):
-    cfg = train_config(tmp_path, [f"paths.data_dir={tmp_path / 'nowhere'}", override])
+    cfg = train_config(tmp_path, [f"paths.data_dir={tmp_path / 'nowhere'}", *override.split()])
     with pytest.raises(Exception) as info:
         build(cfg)
     assert str(user_error(info.value)).startswith(message)
+
+
+def test_l1_training_switches_to_mse_at_mse_from_epoch(tmp_path, train_config):
+    l1 = build(train_config(tmp_path, ["module.loss=l1"]))[1]
+    assert l1.loss_kind() == "l1"
+    switched = build(train_config(tmp_path, ["module.loss=l1", "module.mse_from_epoch=0"]))[1]
+    assert switched.loss_kind() == "mse"
+    lr, hr = torch.rand(2, 1, 5, 5), torch.rand(2, 9, 5, 5)
+    sr = l1.net.forward_unshuffled(lr)
+    assert torch.allclose(training_loss(l1.net, lr, hr, "l1"), (sr - hr).abs().mean())
+
+
+def test_a_re_parameterised_ema_run_validates_saves_and_exports_the_folded_average(
+    tmp_path, train_config, data_dir
+):
+    overrides = [
+        f"paths.data_dir={data_dir}",
+        "model=espcn_rep",
+        "callbacks=ema",
+        "experiment=smoke",
+        "trainer.limit_train_batches=5",
+        "report_sets=[]",
+        "image_every_n_epochs=0",
+    ]
+    summary = train(train_config(tmp_path, overrides))
+    checkpoint = torch.load(summary["best_checkpoint"], weights_only=True)
+    averaged, current = checkpoint["state_dict"], checkpoint["current_model_state"]
+    assert any(not torch.equal(averaged[k], current[k]) for k in averaged)
+    exported = load_model(tmp_path / "model.pt")
+    assert type(exported) is ESPCN and exported.branches == []
+    assert "branches" not in json.loads((tmp_path / "model.json").read_text())["config"]
+    net_config = checkpoint["hyper_parameters"]["net"]
+    expanded = ESPCN(**{k: v for k, v in net_config.items() if k != "_target_"})
+    expanded.load_state_dict({k[4:]: v for k, v in averaged.items() if k.startswith("net.")})
+    x = torch.rand(1, 1, 20, 20)
+    with torch.no_grad():
+        assert (exported(x) - expanded.eval()(x)).abs().max() < 1e-5
