@@ -17,67 +17,61 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from espcn_lightning import published
 from espcn_lightning.data import dataset_files
 from espcn_lightning.degradations import Degradation
 from espcn_lightning.engines import Upscaler, bicubic_upscaler, network_upscaler, pick_device
 from espcn_lightning.errors import ConfigError, DataError, UserError
 from espcn_lightning.images import read_image, write_image
 from espcn_lightning.options import check_scale
-from espcn_lightning.pretrained import load_model
+from espcn_lightning.pretrained import default_model, load_model
 from espcn_lightning.protocol import evaluate
+from espcn_lightning.published import Scores
 from espcn_lightning.results_page import colour_views, write_results_page
 
-#: The paper's Table 1 at x3 (PSNR, dB); its "BSD300" is our BSD100, its "BSD500" our BSD200.
-PAPER_X3 = {
-    "bicubic": {"Set5": 30.39, "Set14": 27.54, "BSD100": 27.21, "BSD200": 27.26},
-    "espcn_relu_t91": {"Set5": 32.39, "Set14": 28.97, "BSD100": 28.20, "BSD200": 28.27},
-    "espcn_tanh_t91": {"Set5": 32.55, "Set14": 29.08, "BSD100": 28.26, "BSD200": 28.34},
-    "espcn_tanh_imagenet": {"Set5": 33.13, "Set14": 29.49, "BSD100": 28.54, "BSD200": 28.64},
-}
 PAPER_NAMES = {"BSD100": "BSD100 (paper: BSD300)", "BSD200": "BSD200 (paper: BSD500)"}
-NOT_AVAILABLE = (
-    "SuperTexture136, the paper's fifth test set, is not publicly available and is left out; "
-    "averages weigh each of the images above equally, the paper's column over the same sets."
-)
 
 
-def paper_column(upscaler: str, net_activation: str | None, scale: int) -> str | None:
-    """The paper's Table 1 column to print beside ours (only x3 is tabulated)."""
-    if scale != 3:
-        return None
-    return "bicubic" if upscaler == "bicubic" else f"espcn_{net_activation}_t91"
+def published_columns(upscaler: str, activation: str | None, scale: int) -> dict[str, Scores]:
+    """The published columns to print beside ours: bicubic's alone for bicubic, else the ESPCN
+    paper's rows at this scale (its T91 row of the same activation), FSRCNN and SRCNN."""
+    found = published.columns(scale, activation)
+    if upscaler == "bicubic":
+        return {k: v for k, v in found.items() if k == "Paper bicubic"}
+    return found
 
 
-def markdown_table(result: dict, column: str | None) -> str:
-    """Table 1 as Markdown: ours beside the paper's matching column and its bicubic."""
-    paper = PAPER_X3.get(column or "", {})
-    head = (
-        f"| Dataset | Images | PSNR (dB) | SSIM | Paper {column or '-'} | Paper bicubic | s/image |"
-    )
+def weighted(values: Scores, rows: dict, images: int) -> float:
+    """A column's image-weighted average over our sets (nan where it lacks one of them)."""
+    if not values or any(name not in values for name in rows):
+        return float("nan")
+    return sum(values[name] * rows[name]["images"] for name in rows) / images
+
+
+def markdown_table(result: dict, reference: dict[str, Scores], baseline: dict | None) -> str:
+    """Table 1 as Markdown: ours, bicubic as measured here (``baseline``, when scored), and the
+    ``reference`` columns quoted from the papers."""
+    measured = {name: row["psnr"] for name, row in baseline["datasets"].items()} if baseline else {}
+    extra = ({"Bicubic (measured)": measured} if measured else {}) | reference
+    head = "| Dataset | Images | PSNR (dB) | SSIM | " + " | ".join(extra) + " | s/image |"
     lines = [
         f"Table 1, x{result['scale']}, model `{result['model']}`",
         "",
         head,
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|" + "---:|" * len(extra) + "---:|",
     ]
-    for name, row in result["datasets"].items():
+    rows, avg = result["datasets"], result["average"]
+    for name, row in rows.items():
+        cells = "".join(f" {values.get(name, float('nan')):.2f} |" for values in extra.values())
         lines.append(
             f"| {PAPER_NAMES.get(name, name)} | {row['images']} | {row['psnr']:.2f} | "
-            f"{row['ssim']:.4f} | {paper.get(name, float('nan')):.2f} | "
-            f"{PAPER_X3['bicubic'].get(name, float('nan')):.2f} | {row['seconds_per_image']:.4f} |"
+            f"{row['ssim']:.4f} |{cells} {row['seconds_per_image']:.4f} |"
         )
-    avg, rows = result["average"], result["datasets"]
-
-    def weighted(values: dict) -> float:
-        if not values or any(n not in values for n in rows):
-            return float("nan")
-        return sum(values[n] * rows[n]["images"] for n in rows) / avg["images"]
-
+    cells = "".join(f" {weighted(v, rows, avg['images']):.2f} |" for v in extra.values())
     lines.append(
-        f"| **Average** | {avg['images']} | {avg['psnr']:.2f} | {avg['ssim']:.4f} | "
-        f"{weighted(paper):.2f} | {weighted(PAPER_X3['bicubic']):.2f} | |"
+        f"| **Average** | {avg['images']} | {avg['psnr']:.2f} | {avg['ssim']:.4f} |{cells} |"
     )
-    return "\n".join([*lines, "", NOT_AVAILABLE, ""])
+    return "\n".join([*lines, "", published.NOT_AVAILABLE, ""])
 
 
 def colour_figure(
@@ -111,8 +105,9 @@ def build_upscaler(cfg: DictConfig) -> tuple[Upscaler, str, str | None]:
         return bicubic_upscaler(cfg.scale), "bicubic", None
     if cfg.upscaler != "espcn":
         raise ConfigError(f"upscaler={cfg.upscaler}: choose espcn (and checkpoint=...) or bicubic")
-    net = load_model(cfg.checkpoint, scale=cfg.scale).to(pick_device(cfg.device, "device"))
-    return network_upscaler(net), str(cfg.checkpoint), net.activation
+    checkpoint = cfg.checkpoint or default_model(cfg.scale)
+    net = load_model(checkpoint, scale=cfg.scale).to(pick_device(cfg.device, "device"))
+    return network_upscaler(net), str(checkpoint), net.activation
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
@@ -137,21 +132,19 @@ def run(cfg: DictConfig) -> None:
         "model": label,
         **evaluate(upscale, degrade, cfg.scale, cfg.paths.data_dir, list(cfg.datasets)),
     }
-    column = paper_column(cfg.upscaler, activation, cfg.scale)
-    table = markdown_table(result, column)
-    (out_dir / "table1.md").write_text(table)
-    (out_dir / "table1.json").write_text(json.dumps(result, indent=2) + "\n")
-    if cfg.results_page and cfg.upscaler != "bicubic":
+    reference = published_columns(cfg.upscaler, activation, cfg.scale)
+    page = cfg.results_page and cfg.upscaler != "bicubic"
+    baseline = None
+    if page:
         baseline = evaluate(
             bicubic_upscaler(cfg.scale), degrade, cfg.scale, cfg.paths.data_dir, list(cfg.datasets)
         )
-        paper = (
-            {}
-            if column is None
-            else {f"Paper {column}": PAPER_X3.get(column, {}), "Paper bicubic": PAPER_X3["bicubic"]}
-        )
+    table = markdown_table(result, reference, baseline)
+    (out_dir / "table1.md").write_text(table)
+    (out_dir / "table1.json").write_text(json.dumps(result, indent=2) + "\n")
+    if baseline is not None:
         write_results_page(
-            out_dir, result, baseline, paper, cfg.paths.data_dir, upscale, degrade, PAPER_NAMES
+            out_dir, result, baseline, reference, cfg.paths.data_dir, upscale, degrade, PAPER_NAMES
         )
     for path in figures:
         image = read_image(path)

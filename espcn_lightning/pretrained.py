@@ -16,6 +16,8 @@ from espcn_lightning.files import atomic_output
 from espcn_lightning.network import ESPCN, rebuild
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+#: The shipped model used at each scale when none is named (upscale --scale N, evaluate scale=N).
+DEFAULT_MODELS = {3: "espcn_x3_relu_t91"}
 
 
 def shipped_models() -> list[str]:
@@ -33,6 +35,17 @@ def save_weights(net: ESPCN, path: str | Path, provenance: dict | None = None) -
     with atomic_output(path.with_suffix(".json")) as scratch:
         scratch.write_text(json.dumps(meta, indent=2) + "\n")
     return path
+
+
+def default_model(scale: int) -> str:
+    """The shipped model for ``scale``, or a WeightsError saying there is none and what to do."""
+    if scale not in DEFAULT_MODELS:
+        shipped = ", ".join(f"x{s}" for s in sorted(DEFAULT_MODELS))
+        raise WeightsError(
+            f"no shipped x{scale} model (shipped: {shipped}); train one "
+            f"(python -m espcn_lightning.train scale={scale}) and give its model.pt"
+        )
+    return DEFAULT_MODELS[scale]
 
 
 def _resolve(name_or_path: str | Path) -> Path:

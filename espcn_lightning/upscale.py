@@ -36,7 +36,7 @@ from espcn_lightning.images import (
     read_image,
     write_image,
 )
-from espcn_lightning.pretrained import load_model
+from espcn_lightning.pretrained import default_model, load_model
 from espcn_lightning.tiling import (
     DEFAULT_TILE,
     MIN_TILE,
@@ -266,7 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m espcn_lightning.upscale", description=__doc__)
     parser.add_argument("input", type=Path, help="an image, a folder of images, or a video")
     parser.add_argument("output", type=Path, help="an image, a folder, or a video path")
-    parser.add_argument("--model", default="espcn_x3_relu_t91", help="shipped name or .pt/.ckpt")
+    parser.add_argument(
+        "--model", help="a shipped name or a .pt/.ckpt (default: the shipped model for --scale)"
+    )
+    parser.add_argument(
+        "--scale", type=int, help="upscaling factor (default 3; with --model: checked against it)"
+    )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument(
         "--engine",
@@ -288,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not source.exists():
             raise UpscaleError(f"{source}: no such file or folder; check the path")
-        net = load_model(args.model).to(pick_device(args.device))
+        model = args.model or default_model(args.scale or 3)
+        net = load_model(model, scale=args.scale).to(pick_device(args.device))
         scale = net.scale
         enlarge = tiled_upscaler(build(args.engine, net), scale, tile_margin(net), args.tile)
         if source.is_dir():

@@ -361,3 +361,16 @@ def test_video_frames_are_upscaled_one_per_core_on_up_to_four_cores(monkeypatch)
             assert torch.get_num_threads() == per_frame
             assert cv2.getNumThreads() == 1
         assert torch.get_num_threads() == threads
+
+
+def test_scale_picks_the_shipped_model_of_that_scale_and_is_checked_against_model(tmp_path, capsys):
+    source = tmp_path / "in.png"
+    Image.fromarray(np.full((12, 10, 3), 128, np.uint8)).save(source)
+    assert main([str(source), str(tmp_path / "x3.png"), "--scale", "3"]) == 0
+    assert Image.open(tmp_path / "x3.png").size == (30, 36)
+    assert main([str(source), str(tmp_path / "x7.png"), "--scale", "7"]) == 1
+    assert "error: no shipped x7 model (shipped: x3); train one" in capsys.readouterr().err
+    bad = [str(source), str(tmp_path / "x2.png"), "--model", "espcn_x3_relu_t91", "--scale", "2"]
+    assert main(bad) == 1
+    assert "model is for x3, not x2; pick a x2 model" in capsys.readouterr().err
+    assert not (tmp_path / "x7.png").exists() and not (tmp_path / "x2.png").exists()
