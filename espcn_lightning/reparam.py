@@ -105,7 +105,11 @@ class EdgeBranch(nn.Module):
 
 class RepConv2d(nn.Module):
     """A k x k convolution (stride 1, 'same' padding) trained as the plain one plus ``branches``;
-    ``folded()`` gives the single convolution it equals."""
+    ``folded()`` gives the single convolution it equals.
+
+    The expand branch is ``expand`` times the narrower side wide: as wide as the wider side would
+    make ESPCN's first layer (1 -> 64, 5x5) cost 9 times the whole network to train.
+    """
 
     def __init__(
         self,
@@ -124,7 +128,7 @@ class RepConv2d(nn.Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = (size, size)
         self.conv = nn.Conv2d(in_channels, out_channels, size, padding=size // 2)
-        mid = expand * max(in_channels, out_channels)
+        mid = expand * min(in_channels, out_channels)
         self.branches = nn.ModuleList(
             ExpandBranch(in_channels, out_channels, size, mid)
             if name == "expand"
