@@ -54,7 +54,7 @@ def test_folding_keeps_the_paper_network_shape_and_parameter_count():
     paper = ESPCN(scale=3, activation="relu")
     branched = ESPCN(scale=3, activation="relu", branches=ALL)
     count = sum(p.numel() for p in paper.parameters())
-    assert sum(p.numel() for p in branched.parameters()) > 3 * count
+    assert sum(p.numel() for p in branched.parameters()) > 2 * count
     assert sum(p.numel() for p in branched.fold().parameters()) == count
     assert paper.fold() is paper
 
