@@ -136,8 +136,24 @@ class RepConv2d(nn.Module):
             for name in branches
         )
 
+    def fused(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The one weight and bias this sum of branches equals, computed differentiably from
+        the branches' parameters."""
+        weight, bias = self.conv.weight, cast(torch.Tensor, self.conv.bias)
+        for branch in self.branches:
+            w, b = branch.folded()  # type: ignore[operator]
+            weight, bias = weight + w, bias + b
+        return weight, bias
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The sum of the plain convolution and every branch."""
+        """The sum of the plain convolution and every branch, computed as one convolution with
+        the fused weight (OREPA's online re-parameterisation): the same function of the same
+        parameters, so the same gradients, at about the plain convolution's cost."""
+        weight, bias = self.fused()
+        return F.conv2d(x, weight, bias, padding=self.kernel_size[0] // 2)
+
+    def branch_sum(self, x: torch.Tensor) -> torch.Tensor:
+        """The same output branch by branch, as the definition reads (for tests)."""
         out = self.conv(x)
         for branch in self.branches:
             out = out + branch(x)
@@ -146,11 +162,7 @@ class RepConv2d(nn.Module):
     @torch.no_grad()
     def folded(self) -> nn.Conv2d:
         """The plain convolution equal to this sum of branches (a new module)."""
-        weight, bias = self.conv.weight.clone(), self.conv.bias.clone()  # type: ignore[union-attr]
-        for branch in self.branches:
-            w, b = branch.folded()  # type: ignore[operator]
-            weight += w
-            bias += b
+        weight, bias = self.fused()
         size = self.kernel_size[0]
         conv = nn.Conv2d(
             self.in_channels, self.out_channels, size, padding=size // 2, dtype=weight.dtype

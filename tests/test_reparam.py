@@ -28,7 +28,20 @@ def test_each_branch_folds_into_one_convolution_exactly_up_to_the_borders(branch
     layer = jittered(RepConv2d(4, 6, size, [branch]))
     x = torch.rand(2, 4, 11, 9)
     with torch.no_grad():
-        assert torch.allclose(layer.folded()(x), layer(x), atol=1e-5)
+        assert torch.allclose(layer.folded()(x), layer.branch_sum(x), atol=1e-5)
+
+
+def test_training_through_the_fused_weight_gives_the_branch_by_branch_gradients():
+    layer = jittered(RepConv2d(3, 5, 3, ALL)).double()
+    x = torch.rand(2, 3, 9, 8, dtype=torch.float64)
+    target = torch.rand(2, 5, 9, 8, dtype=torch.float64)
+    grads = []
+    for forward in (layer, layer.branch_sum):
+        layer.zero_grad()
+        ((forward(x) - target) ** 2).mean().backward()
+        grads.append([p.grad.clone() for p in layer.parameters()])
+    for fused, branch_by_branch in zip(*grads, strict=True):
+        assert torch.allclose(fused, branch_by_branch, atol=1e-12)
 
 
 def test_a_folded_network_is_the_same_function_as_the_branched_one():
