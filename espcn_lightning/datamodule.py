@@ -185,6 +185,8 @@ class SRDataModule(L.LightningDataModule):
     batch is ``batch_size`` calls of ``PatchDataset.__getitem__`` and a collate, as before.
     ``unshuffled_targets`` (whole batches only) stores the HR targets pixel-unshuffled, so the
     loss is taken before the network's PixelShuffle (``module.training_loss``).
+    ``val_set`` validates on whole held-out images instead (every ``val_every``-th of that set,
+    never trained on; ``val_fraction`` unused), the same whatever the training sets.
     """
 
     def __init__(
@@ -202,6 +204,8 @@ class SRDataModule(L.LightningDataModule):
         num_workers: int = 0,
         whole_batches: bool = True,
         unshuffled_targets: bool = True,
+        val_set: str | None = None,
+        val_every: int = 10,
     ) -> None:
         super().__init__()
         if not 0 < val_fraction < 1:
@@ -223,6 +227,7 @@ class SRDataModule(L.LightningDataModule):
             )
         self.seed, self.num_workers = seed, num_workers
         self.whole_batches, self.unshuffled_targets = whole_batches, unshuffled_targets
+        self.val_set_name, self.val_every = val_set, check_positive("data.val_every", val_every)
         self.train_set: PatchDataset | PatchBatches | None = None
         self.val_set: PatchDataset | None = None
 
@@ -230,11 +235,18 @@ class SRDataModule(L.LightningDataModule):
         """Decode, degrade and cut the training images once; split the patches by seed."""
         if self.train_set is not None:
             return
-        images = [item for name in self.train_sets for item in load_dataset(self.data_dir, name)]
-        lr, hr = build_patches(images, self.degradation, self.scale, self.patch_size, self.stride)
-        order = torch.randperm(len(lr), generator=torch.Generator().manual_seed(self.seed))
-        n_val = max(1, round(len(lr) * self.val_fraction))
-        val, train = order[:n_val], order[n_val:]
+        if self.val_set_name is not None:
+            lr, hr, val, train = self._held_out_images()
+        else:
+            images = [
+                item for name in self.train_sets for item in load_dataset(self.data_dir, name)
+            ]
+            lr, hr = build_patches(
+                images, self.degradation, self.scale, self.patch_size, self.stride
+            )
+            order = torch.randperm(len(lr), generator=torch.Generator().manual_seed(self.seed))
+            n_val = max(1, round(len(lr) * self.val_fraction))
+            val, train = order[:n_val], order[n_val:]
         if len(train) < self.batch_size:
             raise ConfigError(
                 f"data.batch_size={self.batch_size} is larger than the {len(train)} training "
@@ -249,9 +261,28 @@ class SRDataModule(L.LightningDataModule):
         log.info(
             "%d training and %d validation patches from %s",
             len(train),
-            n_val,
+            len(val),
             "+".join(self.train_sets),
         )
+
+    def _held_out_images(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Patches of every image, and which are validation: those of every ``val_every``-th
+        image of ``val_set`` (in file-name order), never trained on, so that runs on different
+        training sets are validated on the same images."""
+        held = load_dataset(self.data_dir, str(self.val_set_name))[:: self.val_every]
+        names = {name for name, _ in held}
+        images = [
+            item
+            for name in self.train_sets
+            for item in load_dataset(self.data_dir, name)
+            if name != self.val_set_name or item[0] not in names
+        ]
+        patch, stride = self.patch_size, self.stride
+        lr_train, hr_train = build_patches(images, self.degradation, self.scale, patch, stride)
+        lr_val, hr_val = build_patches(held, self.degradation, self.scale, patch, stride)
+        order = torch.randperm(len(lr_train), generator=torch.Generator().manual_seed(self.seed))
+        val = torch.arange(len(lr_val)) + len(lr_train)
+        return torch.cat([lr_train, lr_val]), torch.cat([hr_train, hr_val]), val, order
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None, "setup() builds the patches first"

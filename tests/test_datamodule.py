@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from espcn_lightning.data import load_dataset
 from espcn_lightning.datamodule import (
     EpochBatchSampler,
     PatchBatches,
@@ -139,3 +140,24 @@ def test_a_dataloader_serves_the_sampler_batches_whole():
 def test_unshuffled_targets_without_whole_batches_are_refused_by_name():
     with pytest.raises(ConfigError, match="data.unshuffled_targets=true needs data.whole_batches"):
         SRDataModule("data", whole_batches=False, unshuffled_targets=True)
+
+
+def test_a_held_out_val_set_is_never_trained_on_and_the_same_whatever_the_training_sets(data_dir):
+    def setup(train_sets):
+        dm = SRDataModule(
+            str(data_dir), train_sets=train_sets, stride=20, val_set="Set14", val_every=5
+        )
+        dm.setup()
+        return dm
+
+    both, other = setup(["Set5", "Set14"]), setup(["Set5"])
+    held = load_dataset(data_dir, "Set14")[::5]
+    lr_held, hr_held = build_patches(held, Bicubic(3), 3, 17, 20)
+    for dm in (both, other):
+        assert torch.equal(dm.val_set.lr, lr_held) and torch.equal(dm.val_set.hr, hr_held)
+    rest = load_dataset(data_dir, "Set5") + load_dataset(data_dir, "Set14")
+    names = {name for name, _ in held}
+    lr_rest, _ = build_patches([i for i in rest if i[0] not in names], Bicubic(3), 3, 17, 20)
+    assert len(both.train_set) == len(lr_rest)
+    trained = {tuple(p.flatten().tolist()) for p in both.train_set.lr}
+    assert not trained & {tuple(p.flatten().tolist()) for p in lr_held}
