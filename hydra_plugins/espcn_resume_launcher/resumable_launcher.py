@@ -26,7 +26,13 @@ from typing import NoReturn
 
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.utils import JobReturn, JobStatus, setup_globals
+from hydra.core.utils import (
+    JobReturn,
+    JobStatus,
+    configure_log,
+    filter_overrides,
+    setup_globals,
+)
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict, read_write
 
@@ -35,6 +41,7 @@ from espcn_lightning.runs import FRESH, RESUME, SKIP, DirLock, RunState, plan, w
 from espcn_lightning.sweeps import check_command_line, find_reusable, reuse_job
 
 REUSE = "reuse"
+DONE = (SKIP, REUSE)
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +72,33 @@ def claim_sweep(config: DictConfig) -> None:
 
 
 Launch = Callable[[Sequence[Sequence[str]], int], Sequence[JobReturn]]
+Numbered = list[tuple[int, list[str]]]
+
+
+def in_blocks(launch: Launch) -> Callable[[Numbered], Sequence[JobReturn]]:
+    """Hydra's ``launch(overrides, first_number)`` over each run of consecutive job numbers, so
+    that every job lands in its own numbered dir again."""
+
+    def run(jobs: Numbered) -> list[JobReturn]:
+        results: list[JobReturn] = []
+        for _, group in groupby(enumerate(jobs), key=lambda item: item[1][0] - item[0]):
+            block = [job for _, job in group]
+            results += launch([overrides for _, overrides in block], block[0][0])
+        return results
+
+    return run
 
 
 def launch_resuming(
     config: DictConfig,
     context: HydraContext,
-    launch: Launch,
+    launch: Callable[[Numbered], Sequence[JobReturn]],
     job_overrides: Sequence[Sequence[str]],
     initial_job_idx: int,
     reuse_from: Sequence[Path] = (),
 ) -> Sequence[JobReturn]:
     """Plan every job first (a refusal runs nothing; reused jobs are copied in then), then
-    ``launch`` the jobs to do, each block of consecutive ones under its own job numbers so every
-    job lands in its own dir again."""
+    ``launch`` the jobs to do, each under its own number, and return every job's result in order."""
     jobs = []
     for number, overrides in enumerate(job_overrides, start=initial_job_idx):
         try:
@@ -85,17 +106,13 @@ def launch_resuming(
         except RunDirError as error:
             refuse(error)
         jobs.append((number, list(overrides), action, state))
-    results: list[JobReturn] = []
-    for done, group in groupby(jobs, key=lambda job: job[2] in (SKIP, REUSE)):
-        block = list(group)
-        if done:
-            results += [skipped(*job) for job in block]
-            continue
-        for number, _, action, state in block:
-            if action == RESUME:
-                log.info(f"\t#{number} resumes from {state.last_checkpoint}")
-        results += launch([job[1] for job in block], block[0][0])
-    return results
+    for number, _, action, state in jobs:
+        if action == RESUME:
+            log.info(f"\t#{number} resumes from {state.last_checkpoint}")
+    done = {job[0]: skipped(*job) for job in jobs if job[2] in DONE}
+    pending = [(number, overrides) for number, overrides, _, _ in jobs if number not in done]
+    launched = iter(launch(pending) if pending else [])
+    return [done[job[0]] if job[0] in done else next(launched) for job in jobs]
 
 
 def job_plan(
@@ -172,11 +189,15 @@ class Resuming:
         return launch_resuming(
             self.config,
             self.hydra_context,
-            super().launch,  # type: ignore[misc]
+            self.launch_numbered,
             job_overrides,
             initial_job_idx,
             self.reuse_from,
         )
+
+    def launch_numbered(self, jobs: Numbered) -> Sequence[JobReturn]:
+        """Launch ``jobs`` (number, overrides) as the Hydra launcher launches them."""
+        return in_blocks(super().launch)(jobs)  # type: ignore[misc]
 
 
 class ResumableLauncher(Resuming, BasicLauncher):
@@ -192,3 +213,29 @@ if JoblibLauncher is not None:
 
     class ResumableJoblibLauncher(Resuming, JoblibLauncher):
         """Hydra's joblib launcher (jobs in parallel), resuming (``hydra/launcher=parallel``)."""
+
+        def launch_numbered(self, jobs: Numbered) -> Sequence[JobReturn]:
+            """Every pending job in one joblib.Parallel call, each under its own number: Hydra's
+            launch takes only consecutive numbers, and launching each run of them apart would
+            leave cores idle while the last job of a run finishes. Uses the plugin's own
+            execute_job, as its launch does."""
+            from hydra.core.singleton import Singleton
+            from hydra_plugins.hydra_joblib_launcher._core import execute_job, process_joblib_cfg
+            from joblib import Parallel, delayed
+
+            assert self.config is not None and self.hydra_context is not None
+            setup_globals()
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+            Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+            options = {**self.joblib, "backend": "loky"}
+            process_joblib_cfg(options)
+            log.info(f"Joblib.Parallel(n_jobs={options.get('n_jobs')}): {len(jobs)} jobs")
+            for number, overrides in jobs:
+                log.info(f"\t#{number} : {' '.join(filter_overrides(overrides))}")
+            state = Singleton.get_state()
+            return Parallel(**options)(
+                delayed(execute_job)(
+                    number, overrides, self.hydra_context, self.config, self.task_function, state
+                )
+                for number, overrides in jobs
+            )
