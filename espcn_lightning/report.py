@@ -348,27 +348,25 @@ def write_html(path: Path, rows: list[dict], title: str, jobs: list[Job]) -> Non
         'model, reported only). The table as CSV: <a href="report.csv">report.csv</a>.</p>'
         '<h2>Validation PSNR</h2><img class="figure" src="val_psnr.png" alt="validation PSNR">'
         '<h2>Loss</h2><img class="figure" src="loss.png" alt="training and validation loss">'
-        f"{unfinished_html(jobs)}{reused_html(jobs)}</main>"
+        f"{section_html(unfinished(jobs))}{section_html(reused(jobs))}</main>"
     )
     path.write_text(page_html(f"Sweep {study.strip('`')}", body))
 
 
-def unfinished_html(jobs: list[Job]) -> str:
-    """The jobs that failed or are missing, as an HTML section (empty when all completed)."""
-    lines = unfinished(jobs)
+def section_html(lines: list[str]) -> str:
+    """A Markdown section of ours (a "## " heading, paragraphs, a "- " list) as HTML, in order;
+    empty for no lines."""
     if not lines:
         return ""
-    items = "".join(f"<li>{inline_html(line[2:])}</li>" for line in lines if line.startswith("- "))
-    return f"<h2>{html.escape(lines[0][3:])}</h2><ul>{items}</ul><p>{inline_html(lines[-2])}</p>"
-
-
-def reused_html(jobs: list[Job]) -> str:
-    """The jobs shared with another sweep, as an HTML section (empty when none)."""
-    lines = reused(jobs)
-    if not lines:
-        return ""
-    items = "".join(f"<li>{inline_html(line[2:])}</li>" for line in lines if line.startswith("- "))
-    return f"<h2>{html.escape(lines[0][3:])}</h2><p>{inline_html(lines[2])}</p><ul>{items}</ul>"
+    parts = [f"<h2>{html.escape(lines[0][3:])}</h2>"]
+    items = [f"<li>{inline_html(line[2:])}</li>" for line in lines if line.startswith("- ")]
+    for line in lines[1:]:
+        if line.startswith("- ") and items:
+            parts.append(f"<ul>{''.join(items)}</ul>")
+            items = []
+        elif line and not line.startswith("- "):
+            parts.append(f"<p>{inline_html(line)}</p>")
+    return "".join(parts)
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
