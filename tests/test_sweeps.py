@@ -197,32 +197,37 @@ def test_a_sweep_reuses_the_completed_jobs_of_another_sweep_that_ran_the_same_co
     command = smoke_sweep(
         second,
         data_dir,
-        "data.batch_size=16,8",
+        "data.batch_size=8,16,4",
         "study=other",
         *short,
+        "hydra/launcher=parallel",
         f"hydra.launcher.reuse_from=[{first}]",
     )
     reused = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
     assert reused.returncode == 0, reused.stderr[-3000:]
-    assert "#0 : seed=1 data.batch_size=16 sweep=batch_size" in reused.stdout
+    assert "#1 : seed=1 data.batch_size=16 sweep=batch_size" in reused.stdout
     assert f"(reused from {(first / '1').resolve()})" in reused.stdout
+    assert "Joblib.Parallel(n_jobs=2): 2 jobs" in reused.stdout, "one call for jobs 0 and 2"
     assert snapshot(first) == before
-    summary = json.loads((second / "0" / "summary.json").read_text())
+    summary = json.loads((second / "1" / "summary.json").read_text())
     assert summary["status"] == "completed"
     assert summary["reused_from"] == str((first / "1").resolve())
-    copied = second / "0" / "checkpoints" / "last.ckpt"
+    copied = second / "1" / "checkpoints" / "last.ckpt"
     assert copied.read_bytes() == (first / "1" / "checkpoints" / "last.ckpt").read_bytes()
-    assert "study: other" in (second / "0" / ".hydra" / "config.yaml").read_text()
-    trained = json.loads((second / "1" / "summary.json").read_text())
-    assert trained["status"] == "completed" and "reused_from" not in trained
+    assert "study: other" in (second / "1" / ".hydra" / "config.yaml").read_text()
+    for job, batch in (("0", 8), ("2", 4)):
+        trained = json.loads((second / job / "summary.json").read_text())
+        assert trained["status"] == "completed" and "reused_from" not in trained
+        overrides = (second / job / ".hydra" / "overrides.yaml").read_text()
+        assert f"data.batch_size={batch}" in overrides
 
     again = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count("(completed before: skipped)") == 2
+    assert again.stdout.count("(completed before: skipped)") == 3
     assert report_main([str(second), "--out", str(tmp_path / "report")]) == 0
     report = (tmp_path / "report" / "report.md").read_text()
-    assert "## Jobs shared with another sweep (1 of 2)" in report
-    assert "- `0` (data.batch_size=16, seed 1): from `first/1`" in report
+    assert "## Jobs shared with another sweep (1 of 3)" in report
+    assert "- `1` (data.batch_size=16, seed 1): from `first/1`" in report
 
 
 def test_a_second_sweep_into_a_sweep_dir_in_use_is_refused(tmp_path, data_dir, root):
