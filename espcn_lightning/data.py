@@ -102,6 +102,18 @@ def dataset_files(
     return sorted(paths[0] for paths in found.values())
 
 
+def scored_files(data_dir: str | Path, spec: str) -> list[Path]:
+    """The files a test-set name stands for: a dataset's, or with ``NAME/N`` every N-th of them in
+    file-name order, which are the held-out validation images of ``data.val_set=NAME
+    data.val_every=N`` (so they can be scored whole, under the protocol, like a test set)."""
+    name, _, every = spec.partition("/")
+    if not every:
+        return dataset_files(data_dir, name)
+    if not every.isdigit() or int(every) < 1:
+        raise DataError(f"{spec}: write a held-out subset as NAME/N with N a positive integer")
+    return dataset_files(data_dir, name)[:: int(every)]
+
+
 def load_dataset(data_dir: str | Path, name: str) -> list[tuple[str, np.ndarray]]:
     """Every image of a dataset as (file stem, uint8 array), in file-name order."""
     return [(path.stem, read_image(path)) for path in dataset_files(data_dir, name)]

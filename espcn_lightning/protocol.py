@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from espcn_lightning.colour import luma
-from espcn_lightning.data import dataset_files
+from espcn_lightning.data import scored_files
 from espcn_lightning.degradations import Degradation, modcrop
 from espcn_lightning.engines import Upscaler
 from espcn_lightning.images import read_image
@@ -77,12 +77,13 @@ def evaluate(
     data_dir: str | Path,
     datasets: list[str],
 ) -> dict:
-    """Per-dataset and image-weighted average scores, and every image's, shaped as table1.json."""
+    """Per-dataset and image-weighted average scores, and every image's, shaped as table1.json;
+    a name may be ``NAME/N``, every N-th image of a set (``data.scored_files``)."""
     scores: dict[str, DatasetScore] = {}
     images: list[dict] = []
     for name in datasets:
         scores[name] = DatasetScore()
-        for path in dataset_files(data_dir, name):
+        for path in scored_files(data_dir, name):
             image = read_image(path)
             if min(image.shape[:2]) < 3 * scale:
                 log.warning(

@@ -71,15 +71,23 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, ESPCNModule, L.Traine
     return datamodule, module, trainer
 
 
+def score_key(name: str) -> str:
+    """The summary/logger key of a scored set: ``test/Set5_psnr``, or for held-out validation
+    images (``NAME/N``) ``val/NAME_every_N_psnr``: whole images, selection may use them."""
+    dataset, _, every = name.partition("/")
+    return f"val/{dataset}_every_{every}_psnr" if every else f"test/{name}_psnr"
+
+
 def report_scores(net: ESPCN, cfg: DictConfig, trainer: L.Trainer) -> dict[str, float]:
-    """PSNR of the selected model on ``report_sets`` (reported only, never used to select)."""
+    """PSNR of the selected model on ``report_sets``: test sets reported only, never used to select;
+    held-out validation images (``NAME/N``) scored whole, to compare runs whatever their patches."""
     if not cfg.report_sets:
         return {}
     upscale = network_upscaler(net)
     result = evaluate(
         upscale, instantiate(cfg.degradation), cfg.scale, cfg.paths.data_dir, list(cfg.report_sets)
     )
-    scores = {f"test/{name}_psnr": row["psnr"] for name, row in result["datasets"].items()}
+    scores = {score_key(name): row["psnr"] for name, row in result["datasets"].items()}
     for logger in trainer.loggers:
         logger.log_metrics(scores, step=trainer.global_step)
     return scores

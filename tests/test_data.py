@@ -20,6 +20,7 @@ from espcn_lightning.data import (
     dataset_files,
     import_dataset,
     main,
+    scored_files,
     verify,
 )
 from espcn_lightning.images import read_image
@@ -98,6 +99,19 @@ def test_the_shipped_manifest_names_every_reference_image_with_its_upstream_hash
 def test_missing_data_directory_says_how_to_set_it(tmp_path):
     with pytest.raises(DataError, match=r"does not exist; set ESPCN_DATA_DIR or paths.data_dir"):
         dataset_files(tmp_path / "nowhere", "Set5")
+
+
+def test_a_held_out_subset_is_every_nth_image_of_its_set_in_file_name_order(tmp_path):
+    write_set(tmp_path / "Set5", SET5)
+    every_second = scored_files(tmp_path, "Set5/2")
+    assert [path.stem for path in every_second] == ["baby", "butterfly", "woman"]
+    assert scored_files(tmp_path, "Set5") == dataset_files(tmp_path, "Set5")
+
+
+@pytest.mark.parametrize("spec", ["Set5/0", "Set5/two", "Set5/-1"])
+def test_a_held_out_subset_without_a_positive_step_is_refused_naming_it(tmp_path, spec):
+    with pytest.raises(DataError, match=rf"{spec}: write a held-out subset as NAME/N"):
+        scored_files(tmp_path, spec)
 
 
 def test_missing_dataset_folder_says_how_to_fetch_it(tmp_path):

@@ -10,7 +10,7 @@ from espcn_lightning.errors import user_error
 from espcn_lightning.module import ESPCNModule, training_loss
 from espcn_lightning.network import ESPCN
 from espcn_lightning.pretrained import load_model
-from espcn_lightning.train import build, train
+from espcn_lightning.train import build, score_key, train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
@@ -120,3 +120,8 @@ def test_a_re_parameterised_ema_run_validates_saves_and_exports_the_folded_avera
     x = torch.rand(1, 1, 20, 20)
     with torch.no_grad():
         assert (exported(x) - expanded.eval()(x)).abs().max() < 1e-5
+
+
+def test_held_out_validation_images_are_reported_as_validation_and_test_sets_as_test():
+    assert score_key("Set5") == "test/Set5_psnr"
+    assert score_key("BSDS300_train/10") == "val/BSDS300_train_every_10_psnr"
