@@ -485,6 +485,7 @@ def recipe_val_psnr(data_dir: Path, option: TrainingOption, seed: int, epochs: i
         f"seed={seed}",
         "trainer.enable_progress_bar=false",
         "~callbacks.model_checkpoint",
+        "~callbacks.last_checkpoint",
         "~callbacks.lr_monitor",
         "image_every_n_epochs=0",
         *option.overrides(),

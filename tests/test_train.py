@@ -125,3 +125,25 @@ def test_a_re_parameterised_ema_run_validates_saves_and_exports_the_folded_avera
 def test_held_out_validation_images_are_reported_as_validation_and_test_sets_as_test():
     assert score_key("Set5") == "test/Set5_psnr"
     assert score_key("BSDS300_train/10") == "val/BSDS300_train_every_10_psnr"
+
+
+def test_last_ckpt_holds_the_latest_epoch_even_when_validation_stopped_improving(
+    tmp_path, train_config, data_dir
+):
+    overrides = [
+        f"paths.data_dir={data_dir}",
+        "experiment=smoke",
+        "trainer.max_epochs=3",
+        "optim.optimizer.lr=0",
+        "optim.scheduler.eta_min=0",
+        "report_sets=[]",
+        "image_every_n_epochs=0",
+    ]
+    summary = train(train_config(tmp_path, overrides))
+    assert summary["best_checkpoint"].endswith("best-epoch0000.ckpt"), "a frozen net never improves"
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert last["epoch"] == 2
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "best-epoch0000.ckpt",
+        "last.ckpt",
+    ]
