@@ -53,7 +53,7 @@ def markdown_table(result: dict, reference: dict[str, Scores], baseline: dict | 
     ``reference`` columns quoted from the papers."""
     measured = {name: row["psnr"] for name, row in baseline["datasets"].items()} if baseline else {}
     extra = ({"Bicubic (measured)": measured} if measured else {}) | reference
-    head = "| Dataset | Images | PSNR (dB) | SSIM | " + " | ".join(extra) + " | s/image |"
+    head = "| " + " | ".join(["Dataset", "Images", "PSNR (dB)", "SSIM", *extra, "s/image"]) + " |"
     lines = [
         f"Table 1, x{result['scale']}, model `{result['model']}`",
         "",

@@ -41,6 +41,14 @@ def test_the_x4_table_puts_the_papers_imagenet_row_fsrcnn_srcnn_and_bicubic_besi
     assert "SuperTexture136" in table
 
 
+def test_a_table_with_no_published_column_has_as_many_header_cells_as_row_cells():
+    bicubic = scored(Set5=33.66, Set14=30.23)
+    table = markdown_table(bicubic, published_columns("bicubic", None, 2), None)
+    head, rule, *rows = table.splitlines()[2:6]
+    assert head == "| Dataset | Images | PSNR (dB) | SSIM | s/image |"
+    assert all(line.count("|") == head.count("|") for line in [rule, *rows])
+
+
 def test_the_x3_table_quotes_the_papers_t91_row_of_the_models_own_activation():
     assert "Paper ESPCN tanh T91" in published_columns("espcn", "tanh", 3)
     assert "Paper ESPCN relu T91" not in published_columns("espcn", "tanh", 3)
