@@ -1,6 +1,7 @@
 """Speed figures, side by side in one run: ``python -m espcn_lightning.bench [--only ...]``.
 
-Inference engines on one 1080p x3 frame (640x360 in), the machine's FLOP limit for the model,
+Inference engines on one 1080p output frame (640x360 in at x3, 960x540 at x2, 480x270 at x4),
+the machine's FLOP limit for the model,
 end-to-end video fps, peak memory against image size (tiled and whole); the training options'
 samples/s and validation PSNR at equal epochs, and the Lightning loop against a plain PyTorch loop
 (``training``); n jobs x 1 thread against 1 job x n threads (``parallel``); in-memory patches
@@ -91,6 +92,12 @@ def timed(run: Callable[[], object], repeats: int, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
+def lr_frame(scale: int) -> tuple[int, int]:
+    """(height, width) of the LR frame that a model of ``scale`` enlarges to 1920x1080: 360x640
+    at x3, 540x960 at x2, 270x480 at x4 (each divides 1080 and 1920 exactly)."""
+    return 1080 // scale, 1920 // scale
+
+
 def model_gflop(net: ESPCN, height: int, width: int) -> float:
     """Multiply-adds x 2 of one forward pass on an (height, width) LR frame, in GFLOP."""
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
@@ -111,21 +118,23 @@ def matmul_gflops(dtype: torch.dtype, shape: tuple[int, int, int]) -> float:
 
 
 def conv_gflops(net: ESPCN, dtype: torch.dtype, channels_last: bool) -> list[float]:
-    """GFLOP/s of ``F.conv2d`` (oneDNN) at each of the model's convolutions on a 640x360 frame,
-    in ``dtype`` and memory layout: the very kernels the engines run, layer by layer."""
+    """GFLOP/s of ``F.conv2d`` (oneDNN) at each of the model's convolutions on its 1080p-output
+    LR frame, in ``dtype`` and memory layout: the very kernels the engines run, layer by layer."""
     memory = torch.channels_last if channels_last else torch.contiguous_format
+    height, width = lr_frame(net.scale)
     rates = []
     with torch.inference_mode():
         for conv in (m for m in net.modules() if isinstance(m, torch.nn.Conv2d)):
             weight = conv.weight.detach().to(dtype).contiguous(memory_format=memory)
             bias = None if conv.bias is None else conv.bias.detach().to(dtype)
-            x = torch.rand(1, conv.in_channels, 360, 640).to(dtype).contiguous(memory_format=memory)
+            x = torch.rand(1, conv.in_channels, height, width).to(dtype)
+            x = x.contiguous(memory_format=memory)
             pad = conv.padding
 
             def run(x: torch.Tensor = x, w: torch.Tensor = weight, b=bias, pad=pad) -> None:
                 F.conv2d(x, w, b, padding=pad)
 
-            rates.append(2 * weight.numel() * 360 * 640 / timed(run, repeats=5) / 1e9)
+            rates.append(2 * weight.numel() * height * width / timed(run, repeats=5) / 1e9)
     return rates
 
 
@@ -212,8 +221,8 @@ def bench_upscalers(net: ESPCN, data_dir: Path) -> dict[str, Upscaler]:
 
 
 def bench_engines(net: ESPCN, data_dir: Path, repeats: int) -> list[dict]:
-    """ms and fps per engine on one 640x360 -> 1920x1080 frame, and its Set5 PSNR change."""
-    frame = torch.rand(1, 1, 360, 640)
+    """ms and fps per engine on one frame enlarged to 1920x1080, and its Set5 PSNR change."""
+    frame = torch.rand(1, 1, *lr_frame(net.scale))
     rows = []
     default_allocator = timed(lambda: network_upscaler(net)(frame), repeats)
     keep_freed_memory()
@@ -245,8 +254,8 @@ def bench_engines(net: ESPCN, data_dir: Path, repeats: int) -> list[dict]:
 
 
 def bench_layers(net: ESPCN, repeats: int) -> list[dict]:
-    """Eager fp32 time, GFLOP and achieved GFLOP/s of each stage on one 640x360 frame."""
-    x = torch.rand(1, 1, 360, 640) - 0.5
+    """Eager fp32 time, GFLOP and achieved GFLOP/s of each stage on one 1080p-output frame."""
+    x = torch.rand(1, 1, *lr_frame(net.scale)) - 0.5
     rows = []
     with torch.inference_mode():
         for stage in [*net.body, net.tail, net.shuffle]:
@@ -264,23 +273,24 @@ def bench_layers(net: ESPCN, repeats: int) -> list[dict]:
 
 def bench_video(net: ESPCN, data_dir: Path, frames: int, engine: str, suffix: str) -> dict:
     """End-to-end fps of the upscale command's video path (decode, colour, ESPCN, encode into a
-    ``suffix`` file: .mp4 is mp4v, .avi MJPG), against the same engine's model-only fps on a
-    640x360 frame measured just before it.
+    ``suffix`` file: .mp4 is mp4v, .avi MJPG), against the same engine's model-only fps on the
+    same LR frame (1080p out) measured just before it.
 
-    The clip pans across a real photograph (BSD200's first image, resized to 640x360), so that
-    the codecs see natural content rather than noise.
+    The clip pans across a real photograph (BSD200's first image, resized to the LR frame), so
+    that the codecs see natural content rather than noise.
     """
+    height, width = lr_frame(net.scale)
     photo = read_image(dataset_files(data_dir, "BSD200")[0])
     if photo.ndim == 2:
         photo = np.stack([photo] * 3, axis=-1)
-    base = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2BGR), (640, 360))
+    base = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2BGR), (width, height))
     keep_freed_memory()
     upscale = build(engine, net)
-    model = timed(partial(upscale, torch.rand(1, 1, 360, 640)), repeats=10)
+    model = timed(partial(upscale, torch.rand(1, 1, height, width)), repeats=10)
     with tempfile.TemporaryDirectory() as scratch:
         source, target = Path(scratch) / "in.avi", Path(scratch) / f"out{suffix}"
         mjpg = cv2.VideoWriter_fourcc(*"MJPG")  # type: ignore[attr-defined]
-        writer = cv2.VideoWriter(str(source), mjpg, 30, (640, 360))
+        writer = cv2.VideoWriter(str(source), mjpg, 30, (width, height))
         for i in range(frames):
             writer.write(np.roll(base, 4 * i, axis=1))
         writer.release()
@@ -617,14 +627,14 @@ def bench_pipeline(data_dir: Path, batches: int) -> dict:
 
 
 def bench_cuda_engines(net: ESPCN, data_dir: Path, repeats: int) -> list[dict]:
-    """On a CUDA device: ms per 1080p x3 frame for eager fp32, channels_last and fp16 (``half``,
+    """On a CUDA device: ms per 1080p-output frame for eager fp32, channels_last and fp16 (``half``,
     what ``auto`` picks on CUDA), host to host as ``upscale`` runs them and on the device alone
     (frame already there, synchronised), with each engine's Set5 PSNR. [] without CUDA."""
     if not torch.cuda.is_available():
         return []
     device = torch.device("cuda")
     gpu = cpu_copy(net).to(device)
-    frame = torch.rand(1, 1, 360, 640)
+    frame = torch.rand(1, 1, *lr_frame(net.scale))
     rows: list[dict] = []
     reference = None
     for name, dtype, memory in (
@@ -706,11 +716,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the benchmark needs T91, Set5 and BSD200: {error}", file=sys.stderr)
         return 1
     net, cpu = load_model(args.model), torch.device("cpu")
-    gflop = model_gflop(net, 360, 640)
+    height, width = lr_frame(net.scale)
+    gflop = model_gflop(net, height, width)
     result: dict[str, Any] = {
         "machine": f"{cpu_name()}, {torch.get_num_threads()} threads",
         "torch": torch.__version__,
-        "frame": "640x360 -> 1920x1080 (x3), Y channel",
+        "frame": f"{width}x{height} -> {width * net.scale}x{height * net.scale} "
+        f"(x{net.scale}), Y channel",
         "model_gflop_per_frame": gflop,
     }
     print(
@@ -805,7 +817,7 @@ def bench_engine_part(net: ESPCN, data_dir: Path, repeats: int, gflop: float, re
             f"  {r['stage']:<34}{r['ms']:>8.1f} ms{r['gflop']:>7.2f} GFLOP"
             f"{r['gflops']:>7.0f} GFLOP/s"
         )
-    print("F.conv2d GFLOP/s per layer (640x360):")
+    print("F.conv2d GFLOP/s per layer (the LR frame above):")
     for layout, rates in result["conv_layers_gflops"].items():
         print(f"  {layout:<20}" + "".join(f"{rate:>8.0f}" for rate in rates))
     result["cuda_engines"] = bench_cuda_engines(net, data_dir, repeats)

@@ -17,7 +17,7 @@ from espcn_lightning.network import ESPCN, rebuild
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 #: The shipped model used at each scale when none is named (upscale --scale N, evaluate scale=N).
-DEFAULT_MODELS = {3: "espcn_x3_relu_t91"}
+DEFAULT_MODELS = {2: "espcn_x2_relu_291", 3: "espcn_x3_relu_t91", 4: "espcn_x4_relu_291"}
 
 
 def shipped_models() -> list[str]:

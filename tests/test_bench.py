@@ -1,8 +1,9 @@
-"""The bench's ceiling: the best measured kernel per dtype, engines included: none above it."""
+"""The bench's ceiling (the best measured kernel per dtype, engines included: none above it) and
+its frame (1080p out at every scale)."""
 
 import pytest
 
-from espcn_lightning.bench import engine_dtype, with_ceilings
+from espcn_lightning.bench import engine_dtype, lr_frame, with_ceilings
 
 
 def rows(**fps):
@@ -26,3 +27,9 @@ def test_engines_are_held_to_the_ceiling_of_their_own_dtype():
     table = rows(int8=1000.0)
     with_ceilings({"fp32": {"gemm": 1.0}}, table, gflop=10.0)
     assert table[0]["of_ceiling"] is None
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_every_scale_is_benched_on_the_lr_frame_that_comes_out_as_1080p(scale):
+    height, width = lr_frame(scale)
+    assert (height * scale, width * scale) == (1080, 1920)

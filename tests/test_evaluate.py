@@ -62,7 +62,7 @@ def test_the_x3_table_quotes_the_papers_t91_row_of_the_models_own_activation():
         (["device=cuda"], "error: device cuda: no CUDA device is visible; use cpu or auto"),
         (["upscaler=bicubic", "scale=0"], "error: scale=0: use a whole upscaling factor"),
         (["figures=[Set5/nope]"], "error: figures: Set5 has no image 'nope'; it has baby, bird"),
-        (["scale=5"], "error: no shipped x5 model (shipped: x3); train one"),
+        (["scale=5"], "error: no shipped x5 model (shipped: x2, x3, x4); train one"),
         (["checkpoint=espcn_x3_relu_t91", "scale=2"], "model is for x3, not x2; pick a x2 model"),
     ],
 )

@@ -17,7 +17,7 @@ from espcn_lightning.pretrained import WEIGHTS_DIR, save_weights, shipped_models
 from espcn_lightning.protocol import evaluate
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-SHIPPED = ["espcn_x3_tanh_t91", "espcn_x3_relu_t91"]
+SHIPPED = ["espcn_x3_tanh_t91", "espcn_x3_relu_t91", "espcn_x2_relu_291", "espcn_x4_relu_291"]
 
 
 def readme_psnr(model: str) -> dict[str, float]:
@@ -27,11 +27,11 @@ def readme_psnr(model: str) -> dict[str, float]:
     return {"Set5": float(cells[1]), "Set14": float(cells[2])}
 
 
-def test_the_table_1_models_ship_with_their_provenance():
+def test_the_shipped_models_ship_with_their_provenance():
     assert set(SHIPPED) <= set(shipped_models())
     for name in SHIPPED:
         meta = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
-        assert meta["config"]["scale"] == 3
+        assert f"_x{meta['config']['scale']}_" in name
         assert meta["command"].startswith("python -m espcn_lightning.train")
         assert (
             meta["train_seconds"] > 0
@@ -48,8 +48,9 @@ def test_load_model_returns_an_eval_mode_network_that_upscales_by_its_scale():
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_models_reproduce_readme_psnr_on_set5_and_set14(data_dir, name):
+    net = load_model(name)
     result = evaluate(
-        network_upscaler(load_model(name)), Bicubic(3), 3, data_dir, ["Set5", "Set14"]
+        network_upscaler(net), Bicubic(net.scale), net.scale, data_dir, ["Set5", "Set14"]
     )
     for dataset, expected in readme_psnr(name).items():
         assert result["datasets"][dataset]["psnr"] == pytest.approx(expected, abs=0.01)

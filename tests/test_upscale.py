@@ -369,7 +369,7 @@ def test_scale_picks_the_shipped_model_of_that_scale_and_is_checked_against_mode
     assert main([str(source), str(tmp_path / "x3.png"), "--scale", "3"]) == 0
     assert Image.open(tmp_path / "x3.png").size == (30, 36)
     assert main([str(source), str(tmp_path / "x7.png"), "--scale", "7"]) == 1
-    assert "error: no shipped x7 model (shipped: x3); train one" in capsys.readouterr().err
+    assert "error: no shipped x7 model (shipped: x2, x3, x4); train one" in capsys.readouterr().err
     bad = [str(source), str(tmp_path / "x2.png"), "--model", "espcn_x3_relu_t91", "--scale", "2"]
     assert main(bad) == 1
     assert "model is for x3, not x2; pick a x2 model" in capsys.readouterr().err
