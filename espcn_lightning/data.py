@@ -115,8 +115,9 @@ def scored_files(data_dir: str | Path, spec: str) -> list[Path]:
 
 
 def load_dataset(data_dir: str | Path, name: str) -> list[tuple[str, np.ndarray]]:
-    """Every image of a dataset as (file stem, uint8 array), in file-name order."""
-    return [(path.stem, read_image(path)) for path in dataset_files(data_dir, name)]
+    """Every image of a dataset (or of a ``NAME/N`` subset, ``scored_files``) as (file stem,
+    uint8 array), in file-name order."""
+    return [(path.stem, read_image(path)) for path in scored_files(data_dir, name)]
 
 
 def verify(

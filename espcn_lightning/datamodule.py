@@ -12,10 +12,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from espcn_lightning.colour import luma
-from espcn_lightning.data import load_dataset, scored_files
+from espcn_lightning.data import load_dataset
 from espcn_lightning.degradations import Bicubic, Degradation, modcrop
 from espcn_lightning.errors import ConfigError
-from espcn_lightning.images import read_image
 from espcn_lightning.options import check_positive, check_scale
 
 log = logging.getLogger(__name__)
@@ -270,8 +269,7 @@ class SRDataModule(L.LightningDataModule):
         """Patches of every image, and which are validation: those of every ``val_every``-th
         image of ``val_set`` (in file-name order), never trained on, so that runs on different
         training sets are validated on the same images."""
-        spec = f"{self.val_set_name}/{self.val_every}"
-        held = [(path.stem, read_image(path)) for path in scored_files(self.data_dir, spec)]
+        held = load_dataset(self.data_dir, f"{self.val_set_name}/{self.val_every}")
         names = {name for name, _ in held}
         images = [
             item
