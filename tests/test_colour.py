@@ -1,9 +1,20 @@
-"""BT.601 studio-swing YCbCr as MATLAB's rgb2ycbcr / ycbcr2rgb."""
+"""BT.601 studio-swing YCbCr as MATLAB's rgb2ycbcr / ycbcr2rgb, and colour upscaling."""
 
 import numpy as np
+import pytest
 import torch
+import torch.nn.functional as F
 
-from espcn_lightning.colour import luma, rgb_to_ycbcr, ycbcr_to_rgb
+from espcn_lightning.colour import (
+    BAND_ROWS,
+    enlarge_bicubic,
+    luma,
+    rgb8_to_ycbcr,
+    rgb_to_ycbcr,
+    upscale_rgb,
+    ycbcr_to_rgb,
+    ycbcr_to_rgb8,
+)
 
 
 def test_black_and_white_map_to_studio_swing_limits():
@@ -29,3 +40,16 @@ def test_luma_rounds_like_matlab_uint8():
 def test_luma_takes_a_grey_image_as_y_unchanged():
     grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
     assert luma(grey) is grey
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_colour_upscaling_band_by_band_gives_the_whole_frame_conversion_bytes(scale):
+    rgb = np.random.default_rng(2).integers(0, 256, (BAND_ROWS * 2 + 7, 45, 3), dtype=np.uint8)
+
+    def nearest(y: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(y, scale_factor=scale, mode="nearest")
+
+    ycbcr = rgb8_to_ycbcr(rgb)
+    y = nearest(torch.from_numpy(ycbcr[..., 0] / 255.0)[None, None])[0, 0].numpy()
+    cb, cr = enlarge_bicubic(ycbcr[..., 1:], scale)
+    assert np.array_equal(upscale_rgb(rgb, nearest, scale), ycbcr_to_rgb8(y, cb, cr))
