@@ -38,7 +38,13 @@ from omegaconf import open_dict
 from torch.utils.data import DataLoader
 
 from espcn_lightning.callbacks import ChannelsLast
-from espcn_lightning.colour import luma
+from espcn_lightning.colour import (
+    enlarge_bicubic,
+    luma,
+    restore_colour,
+    rgb8_to_ycbcr,
+    ycbcr_to_rgb8,
+)
 from espcn_lightning.data import dataset_files, default_data_dir
 from espcn_lightning.datamodule import (
     EpochBatchSampler,
@@ -271,6 +277,15 @@ def bench_layers(net: ESPCN, repeats: int) -> list[dict]:
     return rows
 
 
+def write_clip(path: Path, codec: str, frames: list[np.ndarray]) -> None:
+    """Write BGR frames as a 30 fps video with the given fourcc: the benchmarks' input clips."""
+    fourcc = cv2.VideoWriter_fourcc(*codec)  # type: ignore[attr-defined]
+    writer = cv2.VideoWriter(str(path), fourcc, 30, (frames[0].shape[1], frames[0].shape[0]))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
 def bench_video(net: ESPCN, data_dir: Path, frames: int, engine: str, suffix: str) -> dict:
     """End-to-end fps of the upscale command's video path (decode, colour, ESPCN, encode into a
     ``suffix`` file: .mp4 is mp4v, .avi MJPG), against the same engine's model-only fps on the
@@ -289,11 +304,7 @@ def bench_video(net: ESPCN, data_dir: Path, frames: int, engine: str, suffix: st
     model = timed(partial(upscale, torch.rand(1, 1, height, width)), repeats=10)
     with tempfile.TemporaryDirectory() as scratch:
         source, target = Path(scratch) / "in.avi", Path(scratch) / f"out{suffix}"
-        mjpg = cv2.VideoWriter_fourcc(*"MJPG")  # type: ignore[attr-defined]
-        writer = cv2.VideoWriter(str(source), mjpg, 30, (width, height))
-        for i in range(frames):
-            writer.write(np.roll(base, 4 * i, axis=1))
-        writer.release()
+        write_clip(source, "MJPG", [np.roll(base, 4 * i, axis=1) for i in range(frames)])
         start = time.perf_counter()
         enlarge = tiled_upscaler(upscale, net.scale, tile_margin(net))
         done = upscale_video(source, target, enlarge, net.scale, False, progress=False)
@@ -307,6 +318,71 @@ def bench_video(net: ESPCN, data_dir: Path, frames: int, engine: str, suffix: st
         "model_fps": 1 / model,
         "of_model": model * done / seconds,
     }
+
+
+def video_stages(net: ESPCN, data_dir: Path, engine: str, frames: int = 20) -> dict[str, float]:
+    """CPU milliseconds a frame of each stage of the video path, each on one thread (as the video
+    path runs them: torch and OpenCV on one thread a frame, ``time.thread_time``), and the colour
+    back end as it was before issue 15 (whole frame) beside today's (band by band): where a
+    frame's time goes when decode, network, colour and encode share the cores."""
+    height, width = lr_frame(net.scale)
+    photo = read_image(dataset_files(data_dir, "BSD200")[0])
+    if photo.ndim == 2:
+        photo = np.stack([photo] * 3, axis=-1)
+    base = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2BGR), (width, height))
+    bgr = [np.roll(base, 4 * i, axis=1) for i in range(frames + 1)]
+    upscale = build(engine, net)
+    torch_threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    cost: dict[str, float] = {}
+
+    def stage(name: str, run: Callable[[int], Any]) -> list[Any]:
+        run(0)
+        start = time.thread_time()
+        outputs = [run(i) for i in range(frames)]
+        cost[name] = (time.thread_time() - start) / frames * 1000
+        return outputs
+
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            source = Path(scratch) / "in.avi"
+            write_clip(source, "MJPG", bgr)
+            reader = cv2.VideoCapture(str(source))
+            stage("decode (MJPG, LR)", lambda i: reader.read())
+            reader.release()
+            ycbcr = stage(
+                "to YCbCr", lambda i: rgb8_to_ycbcr(cv2.cvtColor(bgr[i], cv2.COLOR_BGR2RGB))
+            )
+            y = stage(
+                f"network ({engine})",
+                lambda i: upscale(torch.from_numpy(ycbcr[i][..., 0] / 255.0)[None, None])[0, 0],
+            )
+            stage(
+                "colour back end, whole frame (before)",
+                lambda i: ycbcr_to_rgb8(
+                    y[i].numpy(), *enlarge_bicubic(ycbcr[i][..., 1:], net.scale)
+                ),
+            )
+            rgb = stage(
+                "colour back end, band by band",
+                lambda i: restore_colour(y[i].numpy(), ycbcr[i][..., 1:], net.scale),
+            )
+            for codec in ("mp4v", "MJPG"):
+                suffix = ".mp4" if codec == "mp4v" else ".avi"
+                fourcc = cv2.VideoWriter_fourcc(*codec)  # type: ignore[attr-defined]
+                size = (rgb[0].shape[1], rgb[0].shape[0])
+                writer = cv2.VideoWriter(str(Path(scratch) / f"out{suffix}"), fourcc, 30, size)
+
+                def encode(i: int, writer: cv2.VideoWriter = writer) -> None:
+                    writer.write(cv2.cvtColor(rgb[i], cv2.COLOR_RGB2BGR))
+
+                stage(f"encode ({codec}, 1080p)", encode)
+                writer.release()
+    finally:
+        torch.set_num_threads(torch_threads)
+        cv2.setNumThreads(cv2_threads)
+    return cost
 
 
 #: Upscales one side x side colour image in a fresh interpreter, as the upscale command does
@@ -741,6 +817,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{run['output']}): {run['fps']:.1f} fps, {run['of_model']:.0%} of the model "
                 f"alone ({run['model_fps']:.1f} fps)"
             )
+        stages = result["video_stages"] = video_stages(net, data_dir, fast)
+        print("video path, CPU ms a frame on one thread (time.thread_time):")
+        for name, ms in stages.items():
+            print(f"  {name:<40}{ms:>8.1f}")
     if "memory" in args.only:
         result["memory"] = bench_memory(args.model, resolve("auto", cpu))
         for run in result["memory"]:

@@ -174,8 +174,14 @@ def upscale_rgb(rgb: np.ndarray, upscale: Upscaler, scale: int) -> np.ndarray:
         return round_half_up(sr.clamp(0, 1) * 255).to(torch.uint8).numpy()
     ycbcr = rgb8_to_ycbcr(rgb)
     y = upscale(torch.from_numpy(ycbcr[..., 0] / 255.0)[None, None])[0, 0].numpy()
+    return restore_colour(y, ycbcr[..., 1:], scale)
+
+
+def restore_colour(y: np.ndarray, chroma: np.ndarray, scale: int) -> np.ndarray:
+    """The upscaled Y (float32, [0, 1]) and the LR Cb, Cr (float32 (h, w, 2)) to uint8 RGB: the
+    chroma enlarged bicubic and converted with Y band by band (``BAND_ROWS``)."""
     out = np.empty((*y.shape, 3), np.uint8)
-    for top, (cb, cr) in bicubic_bands(ycbcr[..., 1:], scale):
+    for top, (cb, cr) in bicubic_bands(chroma, scale):
         rows = slice(top * scale, top * scale + cb.shape[0])
         ycbcr_to_rgb8(y[rows], cb, cr, out=out[rows])
     return out

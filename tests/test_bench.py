@@ -1,9 +1,11 @@
 """The bench's ceiling (the best measured kernel per dtype, engines included: none above it) and
-its frame (1080p out at every scale)."""
+its frame (1080p out at every scale), and the video path's cost per stage."""
 
 import pytest
+import torch
 
-from espcn_lightning.bench import engine_dtype, lr_frame, with_ceilings
+from espcn_lightning.bench import engine_dtype, lr_frame, video_stages, with_ceilings
+from espcn_lightning.network import ESPCN
 
 
 def rows(**fps):
@@ -33,3 +35,20 @@ def test_engines_are_held_to_the_ceiling_of_their_own_dtype():
 def test_every_scale_is_benched_on_the_lr_frame_that_comes_out_as_1080p(scale):
     height, width = lr_frame(scale)
     assert (height * scale, width * scale) == (1080, 1920)
+
+
+def test_video_stages_cost_every_stage_on_one_thread_and_restore_the_thread_settings(data_dir):
+    """Needs BSD200 (the clip's photograph)."""
+    threads = torch.get_num_threads()
+    cost = video_stages(ESPCN(scale=4, widths=(4, 4)), data_dir, "eager", frames=2)
+    assert list(cost) == [
+        "decode (MJPG, LR)",
+        "to YCbCr",
+        "network (eager)",
+        "colour back end, whole frame (before)",
+        "colour back end, band by band",
+        "encode (mp4v, 1080p)",
+        "encode (MJPG, 1080p)",
+    ]
+    assert all(ms > 0 for ms in cost.values())
+    assert torch.get_num_threads() == threads
