@@ -37,6 +37,7 @@ from espcn_lightning.images import (
     write_image,
 )
 from espcn_lightning.pretrained import default_model, load_model
+from espcn_lightning.resources import cpu_cores
 from espcn_lightning.tiling import (
     DEFAULT_TILE,
     MIN_TILE,
@@ -219,17 +220,10 @@ def _stream(
     return frames
 
 
-def usable_cores() -> int:
-    """The cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def video_workers() -> int:
     """Frames upscaled at once: one per core (at most 4), so that each frame's network and colour
     work run on their own core, and no frame's threads wait on a core the codecs hold."""
-    return max(1, min(4, usable_cores()))
+    return max(1, min(4, cpu_cores()))
 
 
 @contextlib.contextmanager
@@ -237,7 +231,7 @@ def few_threads() -> Iterator[None]:
     """While frames are upscaled side by side: torch threads a frame = cores / frames at once
     (1 on up to 4 cores) and no OpenCV pool, the parallelism being across frames."""
     torch_threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
-    torch.set_num_threads(max(1, usable_cores() // video_workers()))
+    torch.set_num_threads(max(1, cpu_cores() // video_workers()))
     cv2.setNumThreads(1)
     try:
         yield

@@ -355,7 +355,7 @@ def test_video_frames_are_those_of_the_per_frame_image_path(tmp_path, monkeypatc
 def test_video_frames_are_upscaled_one_per_core_on_up_to_four_cores(monkeypatch):
     threads = torch.get_num_threads()
     for cores, workers, per_frame in ((1, 1, 1), (2, 2, 1), (4, 4, 1), (16, 4, 4)):
-        monkeypatch.setattr("espcn_lightning.upscale.usable_cores", lambda cores=cores: cores)
+        monkeypatch.setattr("espcn_lightning.upscale.cpu_cores", lambda cores=cores: cores)
         assert video_workers() == workers
         with few_threads():
             assert torch.get_num_threads() == per_frame
