@@ -66,7 +66,7 @@ from espcn_lightning.errors import DataError
 from espcn_lightning.images import read_image
 from espcn_lightning.module import ESPCNModule, training_loss
 from espcn_lightning.network import ESPCN
-from espcn_lightning.pretrained import load_model
+from espcn_lightning.pretrained import DEFAULT_MODELS, load_model
 from espcn_lightning.protocol import evaluate
 from espcn_lightning.resources import cpu_cores, limit_threads
 from espcn_lightning.tiling import DEFAULT_TILE, tile_margin, tiled_upscaler
@@ -771,7 +771,7 @@ PARTS = ("engines", "video", "memory", "training", "parallel", "pipeline")
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks (all, or the ``--only`` parts), print the figures, write bench.json."""
     parser = argparse.ArgumentParser(prog="python -m espcn_lightning.bench", description=__doc__)
-    parser.add_argument("--model", default="espcn_x3_relu_t91")
+    parser.add_argument("--model", default=DEFAULT_MODELS[3])
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=Path("outputs/bench"))
     parser.add_argument("--repeats", type=int, default=10)

@@ -8,6 +8,7 @@ The protocol itself is ``protocol.py``; this app composes it and prints.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -48,6 +49,11 @@ def weighted(values: Scores, rows: dict, images: int) -> float:
     return sum(values[name] * rows[name]["images"] for name in rows) / images
 
 
+def number(value: float) -> str:
+    """A published column's cell: two decimals, empty where the paper gives no figure."""
+    return "" if math.isnan(value) else f"{value:.2f}"
+
+
 def markdown_table(result: dict, reference: dict[str, Scores], baseline: dict | None) -> str:
     """Table 1 as Markdown: ours, bicubic as measured here (``baseline``, when scored), and the
     ``reference`` columns quoted from the papers."""
@@ -62,12 +68,12 @@ def markdown_table(result: dict, reference: dict[str, Scores], baseline: dict | 
     ]
     rows, avg = result["datasets"], result["average"]
     for name, row in rows.items():
-        cells = "".join(f" {values.get(name, float('nan')):.2f} |" for values in extra.values())
+        cells = "".join(f" {number(values.get(name, float('nan')))} |" for values in extra.values())
         lines.append(
             f"| {PAPER_NAMES.get(name, name)} | {row['images']} | {row['psnr']:.2f} | "
             f"{row['ssim']:.4f} |{cells} {row['seconds_per_image']:.4f} |"
         )
-    cells = "".join(f" {weighted(v, rows, avg['images']):.2f} |" for v in extra.values())
+    cells = "".join(f" {number(weighted(v, rows, avg['images']))} |" for v in extra.values())
     lines.append(
         f"| **Average** | {avg['images']} | {avg['psnr']:.2f} | {avg['ssim']:.4f} |{cells} |"
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from espcn_lightning.engines import export_onnx
 from espcn_lightning.errors import UserError
-from espcn_lightning.pretrained import load_model
+from espcn_lightning.pretrained import DEFAULT_MODELS, load_model
 
 
 def check_target(path: Path, overwrite: bool) -> str | None:
@@ -28,7 +28,7 @@ def check_target(path: Path, overwrite: bool) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m espcn_lightning.export", description=__doc__)
-    parser.add_argument("--model", default="espcn_x3_relu_t91", help="shipped name or .pt/.ckpt")
+    parser.add_argument("--model", default=DEFAULT_MODELS[3], help="shipped name or .pt/.ckpt")
     parser.add_argument("--onnx", type=Path, required=True, help="output .onnx path")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     args = parser.parse_args(argv)

@@ -17,7 +17,13 @@ from espcn_lightning.pretrained import WEIGHTS_DIR, save_weights, shipped_models
 from espcn_lightning.protocol import evaluate
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-SHIPPED = ["espcn_x3_tanh_t91", "espcn_x3_relu_t91", "espcn_x2_relu_291", "espcn_x4_relu_291"]
+SHIPPED = [
+    "espcn_x3_tanh_t91",
+    "espcn_x3_relu_t91",
+    "espcn_x2_relu_291",
+    "espcn_x3_relu_291",
+    "espcn_x4_relu_291",
+]
 
 
 def readme_psnr(model: str) -> dict[str, float]:
