@@ -322,9 +322,9 @@ def bench_video(net: ESPCN, data_dir: Path, frames: int, engine: str, suffix: st
 
 def video_stages(net: ESPCN, data_dir: Path, engine: str, frames: int = 20) -> dict[str, float]:
     """CPU milliseconds a frame of each stage of the video path, each on one thread (as the video
-    path runs them: torch and OpenCV on one thread a frame, ``time.thread_time``), and the colour
-    back end as it was before issue 15 (whole frame) beside today's (band by band): where a
-    frame's time goes when decode, network, colour and encode share the cores."""
+    path runs them: torch and OpenCV on one thread a frame, ``time.thread_time``), the colour back
+    end in one whole-frame pass beside the band-by-band one it uses: where a frame's time goes
+    when decode, network, colour and encode share the cores."""
     height, width = lr_frame(net.scale)
     photo = read_image(dataset_files(data_dir, "BSD200")[0])
     if photo.ndim == 2:
@@ -359,7 +359,7 @@ def video_stages(net: ESPCN, data_dir: Path, engine: str, frames: int = 20) -> d
                 lambda i: upscale(torch.from_numpy(ycbcr[i][..., 0] / 255.0)[None, None])[0, 0],
             )
             stage(
-                "colour back end, whole frame (before)",
+                "colour back end, whole frame",
                 lambda i: ycbcr_to_rgb8(
                     y[i].numpy(), *enlarge_bicubic(ycbcr[i][..., 1:], net.scale)
                 ),

@@ -45,7 +45,7 @@ def test_video_stages_cost_every_stage_on_one_thread_and_restore_the_thread_sett
         "decode (MJPG, LR)",
         "to YCbCr",
         "network (eager)",
-        "colour back end, whole frame (before)",
+        "colour back end, whole frame",
         "colour back end, band by band",
         "encode (mp4v, 1080p)",
         "encode (MJPG, 1080p)",

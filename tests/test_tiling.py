@@ -32,6 +32,16 @@ def test_tiled_upscaling_is_identical_to_upscaling_the_whole_image(net, engine, 
     assert np.array_equal(tiled, whole)
 
 
+@pytest.mark.parametrize("model", ["espcn_x2_relu_291", "espcn_x4_relu_291"])
+@pytest.mark.parametrize("tile", [64, 70, 100])
+def test_tiles_equal_the_whole_image_at_x2_and_x4_where_opencv_enlarges_the_chroma(model, tile):
+    image = random_image((150, 201, 3), seed=tile)
+    net = load_model(model)
+    upscale = build("eager", net)
+    whole = upscale_rgb(image, upscale, net.scale)
+    assert np.array_equal(tiled_upscaler(upscale, net.scale, tile_margin(net), tile)(image), whole)
+
+
 def test_a_margin_narrower_than_the_receptive_field_would_show_seams(net):
     image = random_image((150, 201, 3))
     upscale = build("eager", net)
