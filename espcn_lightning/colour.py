@@ -59,6 +59,17 @@ def rgb8_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
     return cv2.transform(rgb.astype(np.float32), np.hstack([matrix, offset]).astype(np.float32))
 
 
+def _ycbcr_to_rgb8_matrix() -> np.ndarray:
+    """The 3x4 float32 matrix that takes (Y in [0, 1], Cb, Cr) to RGB in [0, 255] plus a half."""
+    inverse = np.linalg.inv(_RGB_TO_YCBCR.numpy()) * 255
+    offset = 0.5 - (inverse @ _OFFSET.numpy())[:, None]
+    matrix = inverse * np.array([255.0, 1.0, 1.0])
+    return np.hstack([matrix, offset]).astype(np.float32)
+
+
+_YCBCR_TO_RGB8 = _ycbcr_to_rgb8_matrix()
+
+
 def ycbcr_to_rgb8(
     y: np.ndarray, cb: np.ndarray, cr: np.ndarray, out: np.ndarray | None = None
 ) -> np.ndarray:
@@ -66,10 +77,7 @@ def ycbcr_to_rgb8(
     (into ``out`` if given): clamped, halves rounded up. One OpenCV pass does the scaling, the
     matrix and the half; the clamp is in place and the cast truncates, which after adding the half
     is rounding half up."""
-    inverse = np.linalg.inv(_RGB_TO_YCBCR.numpy()) * 255
-    offset = 0.5 - (inverse @ _OFFSET.numpy())[:, None]
-    matrix = inverse * np.array([255.0, 1.0, 1.0])
-    rgb = cv2.transform(cv2.merge([y, cb, cr]), np.hstack([matrix, offset]).astype(np.float32))
+    rgb = cv2.transform(cv2.merge([y, cb, cr]), _YCBCR_TO_RGB8)
     np.clip(rgb, 0, 255, out=rgb)
     if out is None:
         return rgb.astype(np.uint8)
