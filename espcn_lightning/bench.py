@@ -277,6 +277,17 @@ def bench_layers(net: ESPCN, repeats: int) -> list[dict]:
     return rows
 
 
+def panning_frames(data_dir: Path, scale: int, count: int) -> list[np.ndarray]:
+    """BGR LR frames (1080p once enlarged) panning across a real photograph, BSD200's first image,
+    so that the codecs see natural content rather than noise."""
+    height, width = lr_frame(scale)
+    photo = read_image(dataset_files(data_dir, "BSD200")[0])
+    if photo.ndim == 2:
+        photo = np.stack([photo] * 3, axis=-1)
+    base = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2BGR), (width, height))
+    return [np.roll(base, 4 * i, axis=1) for i in range(count)]
+
+
 def write_clip(path: Path, codec: str, frames: list[np.ndarray]) -> None:
     """Write BGR frames as a 30 fps video with the given fourcc: the benchmarks' input clips."""
     fourcc = cv2.VideoWriter_fourcc(*codec)  # type: ignore[attr-defined]
@@ -289,22 +300,13 @@ def write_clip(path: Path, codec: str, frames: list[np.ndarray]) -> None:
 def bench_video(net: ESPCN, data_dir: Path, frames: int, engine: str, suffix: str) -> dict:
     """End-to-end fps of the upscale command's video path (decode, colour, ESPCN, encode into a
     ``suffix`` file: .mp4 is mp4v, .avi MJPG), against the same engine's model-only fps on the
-    same LR frame (1080p out) measured just before it.
-
-    The clip pans across a real photograph (BSD200's first image, resized to the LR frame), so
-    that the codecs see natural content rather than noise.
-    """
-    height, width = lr_frame(net.scale)
-    photo = read_image(dataset_files(data_dir, "BSD200")[0])
-    if photo.ndim == 2:
-        photo = np.stack([photo] * 3, axis=-1)
-    base = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2BGR), (width, height))
+    same LR frame (1080p out) measured just before it, on ``panning_frames``."""
     keep_freed_memory()
     upscale = build(engine, net)
-    model = timed(partial(upscale, torch.rand(1, 1, height, width)), repeats=10)
+    model = timed(partial(upscale, torch.rand(1, 1, *lr_frame(net.scale))), repeats=10)
     with tempfile.TemporaryDirectory() as scratch:
         source, target = Path(scratch) / "in.avi", Path(scratch) / f"out{suffix}"
-        write_clip(source, "MJPG", [np.roll(base, 4 * i, axis=1) for i in range(frames)])
+        write_clip(source, "MJPG", panning_frames(data_dir, net.scale, frames))
         start = time.perf_counter()
         enlarge = tiled_upscaler(upscale, net.scale, tile_margin(net))
         done = upscale_video(source, target, enlarge, net.scale, False, progress=False)
@@ -325,12 +327,7 @@ def video_stages(net: ESPCN, data_dir: Path, engine: str, frames: int = 20) -> d
     path runs them: torch and OpenCV on one thread a frame, ``time.thread_time``), the colour back
     end in one whole-frame pass beside the band-by-band one it uses: where a frame's time goes
     when decode, network, colour and encode share the cores."""
-    height, width = lr_frame(net.scale)
-    photo = read_image(dataset_files(data_dir, "BSD200")[0])
-    if photo.ndim == 2:
-        photo = np.stack([photo] * 3, axis=-1)
-    base = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2BGR), (width, height))
-    bgr = [np.roll(base, 4 * i, axis=1) for i in range(frames + 1)]
+    bgr = panning_frames(data_dir, net.scale, frames + 1)
     upscale = build(engine, net)
     torch_threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(1)
