@@ -1,7 +1,18 @@
-"""espcn-lightning: ESPCN super-resolution with Lightning and Hydra, measured as the field does."""
+"""espcn-lightning: ESPCN super-resolution with Lightning and Hydra, measured as the field does.
 
-from espcn_lightning.network import ESPCN
-from espcn_lightning.pretrained import load_model
+The package in layers, each importing only from those below it: ``core`` (the method), then
+``datasets`` and ``inference``, then ``evaluation`` and ``training``, and on top the command-line
+apps (``train``, ``evaluate``, ``upscale``, ``export``, ``report``, ``data``). Their Hydra configs
+ship in ``conf/`` (``CONFIG_DIR``), the pretrained weights in ``weights/``.
+"""
 
-__all__ = ["ESPCN", "load_model"]
+from pathlib import Path
+
+from espcn_lightning.core.network import ESPCN
+from espcn_lightning.inference.pretrained import load_model
+
+#: The Hydra configs of ``train`` and ``evaluate``; add your own beside them with ``--config-dir``.
+CONFIG_DIR = Path(__file__).parent / "conf"
+
+__all__ = ["CONFIG_DIR", "ESPCN", "load_model"]
 __version__ = "0.1.0"

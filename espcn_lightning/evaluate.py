@@ -1,15 +1,14 @@
 """Evaluate an upscaler on the paper's Table 1 test sets under the field's protocol (Hydra app).
 
 ``python -m espcn_lightning.evaluate checkpoint=NAME_OR_PATH`` or ``... upscaler=bicubic`` prints
-the table beside the paper's values and writes table1.md, table1.json (and figures) to the run dir.
-The protocol itself is ``protocol.py``; this app composes it and prints.
+the table beside the paper's values and writes table1.md, table1.json, results.html and figures
+to the run dir, from one pass over the images. The protocol itself is ``evaluation.protocol``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import hydra
@@ -18,26 +17,31 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from espcn_lightning import published
-from espcn_lightning.data import dataset_files
-from espcn_lightning.degradations import Degradation
-from espcn_lightning.engines import Upscaler, bicubic_upscaler, network_upscaler, pick_device
-from espcn_lightning.errors import ConfigError, DataError, UserError
-from espcn_lightning.images import read_image, write_image
-from espcn_lightning.options import check_scale
-from espcn_lightning.pretrained import default_model, load_model
-from espcn_lightning.protocol import evaluate
-from espcn_lightning.published import Scores
-from espcn_lightning.results_page import colour_views, write_results_page
+from espcn_lightning.core.degradations import bicubic_upscaler
+from espcn_lightning.core.errors import DataError, one_line_errors
+from espcn_lightning.core.images import read_image, write_image
+from espcn_lightning.core.options import check_scale
+from espcn_lightning.datasets.catalogue import dataset_files
+from espcn_lightning.evaluation import published
+from espcn_lightning.evaluation.protocol import evaluate_many
+from espcn_lightning.evaluation.published import Scores
+from espcn_lightning.evaluation.results_page import (
+    ColourViews,
+    Pictures,
+    colour_views,
+    write_results_page,
+)
+from espcn_lightning.evaluation.upscalers import Candidate
 
 PAPER_NAMES = {"BSD100": "BSD100 (paper: BSD300)", "BSD200": "BSD200 (paper: BSD500)"}
 
 
-def published_columns(upscaler: str, activation: str | None, scale: int) -> dict[str, Scores]:
-    """The published columns to print beside ours: bicubic's alone for bicubic, else the ESPCN
-    paper's rows at this scale (its T91 row of the same activation), FSRCNN and SRCNN."""
+def published_columns(activation: str | None, scale: int) -> dict[str, Scores]:
+    """The published columns to print beside ours: bicubic's alone for bicubic (no network, no
+    ``activation``), else the ESPCN paper's rows at this scale (its T91 row of the network's
+    activation), FSRCNN and SRCNN."""
     found = published.columns(scale, activation)
-    if upscaler == "bicubic":
+    if activation is None:
         return {k: v for k, v in found.items() if k == "Paper bicubic"}
     return found
 
@@ -80,11 +84,8 @@ def markdown_table(result: dict, reference: dict[str, Scores], baseline: dict | 
     return "\n".join([*lines, "", published.NOT_AVAILABLE, ""])
 
 
-def colour_figure(
-    path: Path, image: np.ndarray, upscale: Upscaler, degrade: Degradation, scale: int
-) -> None:
+def write_figure(path: Path, views: ColourViews, scale: int) -> None:
     """Save LR (nearest) | bicubic | model | HR side by side, in colour."""
-    views = colour_views(image, upscale, degrade, scale)
     nearest = views.lr.repeat(scale, axis=0).repeat(scale, axis=1)
     write_image(path, np.concatenate([nearest, views.bicubic, views.model, views.hr], axis=1))
 
@@ -105,59 +106,53 @@ def figure_files(data_dir: str, figures: list[str]) -> list[Path]:
     return paths
 
 
-def build_upscaler(cfg: DictConfig) -> tuple[Upscaler, str, str | None]:
-    """The upscaler ``cfg.upscaler`` names, its label, and its activation (None if no net)."""
-    if cfg.upscaler == "bicubic":
-        return bicubic_upscaler(cfg.scale), "bicubic", None
-    if cfg.upscaler != "espcn":
-        raise ConfigError(f"upscaler={cfg.upscaler}: choose espcn (and checkpoint=...) or bicubic")
-    checkpoint = cfg.checkpoint or default_model(cfg.scale)
-    net = load_model(checkpoint, scale=cfg.scale).to(pick_device(cfg.device, "device"))
-    return network_upscaler(net), str(checkpoint), net.activation
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     """Evaluate; a missing dataset or unloadable checkpoint ends in a one-line error."""
-    try:
-        run(cfg)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
+    one_line_errors(run, exit=True)(cfg)
 
 
 def run(cfg: DictConfig) -> None:
-    """Evaluate, print Table 1, write table1.md / table1.json (and figures) to the run dir."""
+    """Evaluate, print Table 1, write table1.md / table1.json, the results page and figures."""
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     check_scale(cfg.scale)
-    upscale, label, activation = build_upscaler(cfg)
-    figures = figure_files(cfg.paths.data_dir, list(cfg.figures)) if activation else []
+    candidate: Candidate = instantiate(cfg.upscaler)
+    page = cfg.results_page and candidate.is_network
+    figures = (
+        set(figure_files(cfg.paths.data_dir, list(cfg.figures))) if candidate.is_network else set()
+    )
     degrade = instantiate(cfg.degradation)
-    result = {
-        "scale": cfg.scale,
-        "model": label,
-        **evaluate(upscale, degrade, cfg.scale, cfg.paths.data_dir, list(cfg.datasets)),
-    }
-    reference = published_columns(cfg.upscaler, activation, cfg.scale)
-    page = cfg.results_page and cfg.upscaler != "bicubic"
-    baseline = None
+    pictures = Pictures(out_dir, candidate.upscale, degrade, cfg.scale)
+
+    drawn: set[Path] = set()
+
+    def visit(dataset: str, path: Path, image: np.ndarray) -> None:
+        if page:
+            views = pictures.add(dataset, path, image)
+        elif path in figures:
+            views = colour_views(image, candidate.upscale, degrade, cfg.scale)
+        else:
+            return
+        drawn.add(path)
+        if path in figures and image.ndim == 3:
+            write_figure(out_dir / f"{path.stem}_x{cfg.scale}.png", views, cfg.scale)
+
+    upscalers = {"model": candidate.upscale}
     if page:
-        baseline = evaluate(
-            bicubic_upscaler(cfg.scale), degrade, cfg.scale, cfg.paths.data_dir, list(cfg.datasets)
-        )
+        upscalers["bicubic"] = bicubic_upscaler(cfg.scale)
+    scored = evaluate_many(
+        upscalers, degrade, cfg.scale, cfg.paths.data_dir, list(cfg.datasets), visit
+    )
+    for path in sorted(figures - drawn):  # figures of images outside the scored sets
+        visit(path.parent.name, path, read_image(path))
+    result = {"scale": cfg.scale, "model": candidate.label, **scored["model"]}
+    reference = published_columns(candidate.activation, cfg.scale)
+    baseline = scored.get("bicubic")
     table = markdown_table(result, reference, baseline)
     (out_dir / "table1.md").write_text(table)
     (out_dir / "table1.json").write_text(json.dumps(result, indent=2) + "\n")
     if baseline is not None:
-        write_results_page(
-            out_dir, result, baseline, reference, cfg.paths.data_dir, upscale, degrade, PAPER_NAMES
-        )
-    for path in figures:
-        image = read_image(path)
-        if image.ndim == 3:
-            colour_figure(
-                out_dir / f"{path.stem}_x{cfg.scale}.png", image, upscale, degrade, cfg.scale
-            )
+        write_results_page(out_dir, result, baseline, reference, pictures, PAPER_NAMES)
     print(table)
     print(f"written to {out_dir}")
 

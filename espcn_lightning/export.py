@@ -7,24 +7,24 @@ import argparse
 import sys
 from pathlib import Path
 
-from espcn_lightning.engines import export_onnx
-from espcn_lightning.errors import UserError
-from espcn_lightning.pretrained import DEFAULT_MODELS, load_model
+from espcn_lightning.core.errors import UpscaleError, one_line_errors
+from espcn_lightning.inference.engines import export_onnx
+from espcn_lightning.inference.pretrained import DEFAULT_MODELS, load_model
 
 
-def check_target(path: Path, overwrite: bool) -> str | None:
-    """Why ``path`` cannot take the export (None if it can); creates its missing folder."""
+def check_target(path: Path, overwrite: bool) -> None:
+    """Refuse a ``path`` that cannot take the export (UpscaleError); create its missing folder."""
     if path.is_dir():
-        return f"{path} is a folder; give a file path, such as {path / 'espcn.onnx'}"
+        raise UpscaleError(f"{path} is a folder; give a file path, such as {path / 'espcn.onnx'}")
     if path.exists() and not overwrite:
-        return f"{path} already exists; pass --overwrite to replace it"
+        raise UpscaleError(f"{path} already exists; pass --overwrite to replace it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        return f"cannot create folder {path.parent} ({error})"
-    return None
+        raise UpscaleError(f"cannot create folder {path.parent} ({error})") from error
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m espcn_lightning.export", description=__doc__)
@@ -32,15 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--onnx", type=Path, required=True, help="output .onnx path")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     args = parser.parse_args(argv)
-    if problem := check_target(args.onnx, args.overwrite):
-        print(f"error: {problem}", file=sys.stderr)
-        return 1
-    try:
-        net = load_model(args.model)
-        export_onnx(net, args.onnx)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    check_target(args.onnx, args.overwrite)
+    net = load_model(args.model)
+    export_onnx(net, args.onnx)
     print(f"wrote {args.onnx} (x{net.scale}, dynamic batch/height/width)")
     return 0
 

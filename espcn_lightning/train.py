@@ -21,16 +21,16 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 
-from espcn_lightning import runs
-from espcn_lightning.callbacks import EpochLines
-from espcn_lightning.dashboard import dashboard_callback
-from espcn_lightning.engines import network_upscaler
-from espcn_lightning.errors import RunExistsError, UserError, user_error
-from espcn_lightning.module import ESPCNModule
-from espcn_lightning.network import ESPCN
-from espcn_lightning.pretrained import load_model, save_weights
-from espcn_lightning.protocol import evaluate
-from espcn_lightning.resources import cpu_cores, limit_threads, thread_share, training_precision
+from espcn_lightning.core.errors import one_line_errors
+from espcn_lightning.core.hardware import cpu_cores, limit_threads, thread_share, training_precision
+from espcn_lightning.core.network import ESPCN
+from espcn_lightning.evaluation.protocol import evaluate
+from espcn_lightning.inference.engines import network_upscaler
+from espcn_lightning.inference.pretrained import load_model, save_weights
+from espcn_lightning.training import runs
+from espcn_lightning.training.callbacks import EpochLines
+from espcn_lightning.training.dashboard import dashboard_callback
+from espcn_lightning.training.module import ESPCNModule
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +94,8 @@ def report_scores(net: ESPCN, cfg: DictConfig, trainer: L.Trainer) -> dict[str, 
 
 
 def train(cfg: DictConfig) -> dict:
-    """Fit, then export the best checkpoint's weights; returns the run's summary."""
-    checkpoints = Path(cfg.paths.output_dir) / "checkpoints"
-    runs.check_checkpoint(cfg.ckpt_path, checkpoints)
-    if cfg.ckpt_path is None and any(checkpoints.glob("*.ckpt")):
-        raise RunExistsError(
-            f"{checkpoints} already holds checkpoints; pass ckpt_path=last to resume that run, "
-            "or choose a new hydra.run.dir"
-        )
+    """Fit, then export the best checkpoint's weights; returns the run's summary. The run dir is
+    the caller's to check first (``runs.claim``: no other run's checkpoints, a sound ckpt_path)."""
     commit = git_commit()
     L.seed_everything(cfg.seed, workers=True)
     datamodule, module, trainer = build(cfg)
@@ -155,45 +149,31 @@ def job_threads(cfg: DictConfig) -> int | None:
     return thread_share(n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs), cores)
 
 
-def stop(error: Exception) -> None:
-    """End with a one-line error: exit 1 for a single run; in a multirun the other jobs go on."""
-    print(f"error: {error}", file=sys.stderr)
-    if HydraConfig.get().mode != RunMode.MULTIRUN:
-        sys.exit(1)
-
-
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the best val PSNR so sweepers (Optuna) can optimise it.
 
-    The job first takes its share of the cores (``job_threads``), then claims its run dir
-    (espcn_lightning.runs): a refused run changes nothing there. A user
-    error (``errors.UserError``, also when Hydra's ``instantiate`` wrapped it) ends a single run
-    with a one-line error; in a multirun the job is recorded as failed in its summary.json and the
-    other jobs go on. Anything else is a bug: it keeps its traceback, and the run's summary.json
-    says failed.
+    The project's error policy (``errors.one_line_errors``): a user error ends a single run in one
+    line and exit status 1; in a multirun the job is recorded as failed in its summary.json and
+    the other jobs go on. Anything else is a bug: it keeps its traceback, and the run's
+    summary.json says failed.
     """
-    try:
-        threads = job_threads(cfg)
-        if threads is not None:
-            limit_threads(threads)
-        run = runs.claim(cfg)
-    except UserError as refusal:
-        stop(refusal)
-        return None
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    best = one_line_errors(train_job, exit=not multirun)(cfg)
+    return best if isinstance(best, float) else None
+
+
+def train_job(cfg: DictConfig) -> float | None:
+    """One job: take its share of the cores (``job_threads``), claim its run dir
+    (``training.runs``: a refused run changes nothing there), train, write its summary."""
+    threads = job_threads(cfg)
+    if threads is not None:
+        limit_threads(threads)
+    run = runs.claim(cfg)
     if run.skipped:
         return (run.state.summary or {}).get("best_val_psnr")
     with run:
-        try:
-            summary = train(run.config)
-        except Exception as raised:
-            error = user_error(raised)
-            if error is None:
-                raise
-            run.finish({"status": "failed", "error": str(error)})
-            log.error("%s", error)
-            stop(error)
-            return None
+        summary = train(run.config)
         run.finish(summary)
     return summary["best_val_psnr"]
 

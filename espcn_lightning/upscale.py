@@ -26,25 +26,25 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from espcn_lightning.engines import ENGINES, build, keep_freed_memory, pick_device
-from espcn_lightning.errors import UpscaleError, UserError
-from espcn_lightning.files import atomic_output
-from espcn_lightning.images import (
+from espcn_lightning.core.errors import UpscaleError, one_line_errors
+from espcn_lightning.core.files import atomic_output
+from espcn_lightning.core.hardware import cpu_cores
+from espcn_lightning.core.images import (
     IMAGE_SUFFIXES,
     frame_count,
     is_image_file,
     read_image,
     write_image,
 )
-from espcn_lightning.pretrained import default_model, load_model
-from espcn_lightning.resources import cpu_cores
-from espcn_lightning.tiling import (
+from espcn_lightning.core.tiling import (
     DEFAULT_TILE,
     MIN_TILE,
     ImageUpscaler,
     tile_margin,
     tiled_upscaler,
 )
+from espcn_lightning.inference.engines import ENGINES, build, keep_freed_memory, pick_device
+from espcn_lightning.inference.pretrained import default_model, load_model
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
 
@@ -255,6 +255,7 @@ def tile_size(text: str) -> int:
     return value
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m espcn_lightning.upscale", description=__doc__)
@@ -284,25 +285,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     source, target = args.input, args.output
     keep_freed_memory()
-    try:
-        if not source.exists():
-            raise UpscaleError(f"{source}: no such file or folder; check the path")
-        model = args.model or default_model(args.scale or 3)
-        net = load_model(model, scale=args.scale).to(pick_device(args.device))
-        scale = net.scale
-        enlarge = tiled_upscaler(build(args.engine, net), scale, tile_margin(net), args.tile)
-        if source.is_dir():
-            count = upscale_folder(source, target, enlarge, args.overwrite)
-            print(f"upscaled {count} images x{scale} into {target}")
-        elif is_video(source, target):
-            frames = upscale_video(source, target, enlarge, scale, args.overwrite)
-            print(f"upscaled {frames} frames x{scale} into {target} (audio not carried)")
-        else:
-            upscale_image(source, target, enlarge, args.overwrite)
-            print(f"upscaled {source} x{scale} into {target}")
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    if not source.exists():
+        raise UpscaleError(f"{source}: no such file or folder; check the path")
+    model = args.model or default_model(args.scale or 3)
+    net = load_model(model, scale=args.scale).to(pick_device(args.device))
+    scale = net.scale
+    enlarge = tiled_upscaler(build(args.engine, net), scale, tile_margin(net), args.tile)
+    if source.is_dir():
+        count = upscale_folder(source, target, enlarge, args.overwrite)
+        print(f"upscaled {count} images x{scale} into {target}")
+    elif is_video(source, target):
+        frames = upscale_video(source, target, enlarge, scale, args.overwrite)
+        print(f"upscaled {frames} frames x{scale} into {target} (audio not carried)")
+    else:
+        upscale_image(source, target, enlarge, args.overwrite)
+        print(f"upscaled {source} x{scale} into {target}")
     return 0
 
 

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from espcn_lightning.browser import browser_missing, chromium, tensorboard
+from scripts.browser import browser_missing, chromium, tensorboard
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEWPORT = {"width": 1280, "height": 800}

@@ -19,7 +19,8 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from espcn_lightning import bench
+from espcn_lightning import CONFIG_DIR
+from espcn_lightning.datasets.catalogue import calibration_images
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("ESPCN_DATA_DIR", ROOT / "data")).resolve()
@@ -80,7 +81,7 @@ def train_config() -> Callable[..., DictConfig]:
         output_dir: Path | None = None, overrides: Sequence[str] = (), hydra: bool = False
     ) -> DictConfig:
         GlobalHydra.instance().clear()
-        with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
             cfg = compose("train", overrides=list(overrides), return_hydra_config=hydra)
         if output_dir is not None:
             with open_dict(cfg):
@@ -105,4 +106,4 @@ def tensorboard_scalars() -> Callable[[Path, str], list]:
 @pytest.fixture
 def t91_calibration(data_dir) -> list[np.ndarray]:
     """LR Y crops of the first T91 images (training data, never test) for int8 calibration."""
-    return bench.t91_calibration(data_dir, 3, count=4)
+    return calibration_images(data_dir, 3, count=4)

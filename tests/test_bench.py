@@ -4,8 +4,8 @@ its frame (1080p out at every scale), and the video path's cost per stage."""
 import pytest
 import torch
 
-from espcn_lightning.bench import engine_dtype, lr_frame, video_stages, with_ceilings
-from espcn_lightning.network import ESPCN
+from benchmarks.bench import engine_dtype, lr_frame, video_stages, with_ceilings
+from espcn_lightning.core.network import ESPCN
 
 
 def rows(**fps):

@@ -17,10 +17,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from espcn_lightning.browser import browser_missing, chromium, tensorboard
-from espcn_lightning.degradations import Bicubic
-from espcn_lightning.engines import bicubic_upscaler
-from espcn_lightning.protocol import evaluate
+from espcn_lightning.core.degradations import Bicubic, bicubic_upscaler
+from espcn_lightning.evaluation.protocol import evaluate
+from scripts.browser import browser_missing, chromium, tensorboard
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from espcn_lightning.colour import (
+from espcn_lightning.core.colour import (
     BAND_ROWS,
     enlarge_bicubic,
     luma,

@@ -7,12 +7,12 @@ from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from espcn_lightning.dashboard import METRIC, tuned_hparams
-from espcn_lightning.degradations import imresize
-from espcn_lightning.errors import DataError
-from espcn_lightning.metrics import patch_psnr
-from espcn_lightning.module import ESPCNModule
+from espcn_lightning.core.degradations import imresize
+from espcn_lightning.core.errors import DataError
+from espcn_lightning.core.metrics import patch_psnr
 from espcn_lightning.train import train
+from espcn_lightning.training.dashboard import METRIC, tuned_hparams
+from espcn_lightning.training.module import ESPCNModule
 
 QUICK = [
     "experiment=smoke",

@@ -13,18 +13,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from espcn_lightning.data import (
+from espcn_lightning.core.errors import DataError
+from espcn_lightning.core.images import read_image
+from espcn_lightning.data import main
+from espcn_lightning.datasets.catalogue import (
     DATASETS,
     MANIFEST,
-    DataError,
     dataset_files,
-    import_dataset,
-    main,
     scored_files,
     verify,
 )
-from espcn_lightning.images import read_image
-from espcn_lightning.manifest import Dataset, ImageEntry, pixel_digest
+from espcn_lightning.datasets.importer import import_dataset
+from espcn_lightning.datasets.manifest import Dataset, ImageEntry, pixel_digest
 
 SET5 = ("baby", "bird", "butterfly", "head", "woman")
 

@@ -8,16 +8,16 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from espcn_lightning.data import load_dataset
-from espcn_lightning.datamodule import (
+from espcn_lightning.core.degradations import Bicubic, GaussianBlur
+from espcn_lightning.core.errors import ConfigError
+from espcn_lightning.datasets.catalogue import load_dataset
+from espcn_lightning.datasets.datamodule import (
     EpochBatchSampler,
     PatchBatches,
     SRDataModule,
     build_patches,
     dihedral,
 )
-from espcn_lightning.degradations import Bicubic, GaussianBlur
-from espcn_lightning.errors import ConfigError
 
 
 def test_patches_are_aligned_lr_hr_pairs(data_dir):

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from espcn_lightning.degradations import (
+from espcn_lightning.core.degradations import (
     Bicubic,
     GaussianBlur,
     cubic,

@@ -21,10 +21,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from espcn_lightning.data import MANIFEST, main, verify
-from espcn_lightning.download import STAGING, DownloadError, fetch_datasets
-from espcn_lightning.images import is_image_file, read_image
-from espcn_lightning.manifest import is_reference, load_manifest
+from espcn_lightning.core.images import is_image_file, read_image
+from espcn_lightning.data import main
+from espcn_lightning.datasets.catalogue import MANIFEST, verify
+from espcn_lightning.datasets.download import STAGING, DownloadError, fetch_datasets
+from espcn_lightning.datasets.manifest import is_reference, load_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ["Set5", "Set14", "BSD100"]

@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from espcn_lightning import engines, load_model
-from espcn_lightning.colour import luma
-from espcn_lightning.degradations import Bicubic
-from espcn_lightning.engines import (
+from espcn_lightning import load_model
+from espcn_lightning.core.colour import luma
+from espcn_lightning.core.degradations import Bicubic
+from espcn_lightning.core.errors import EngineError
+from espcn_lightning.core.images import read_image
+from espcn_lightning.inference import engines
+from espcn_lightning.inference.engines import (
     build,
     keep_freed_memory,
     network_upscaler,
@@ -18,8 +21,6 @@ from espcn_lightning.engines import (
     resolve,
     torch_upscaler,
 )
-from espcn_lightning.errors import EngineError
-from espcn_lightning.images import read_image
 
 
 @pytest.fixture(scope="module")

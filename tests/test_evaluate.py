@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from espcn_lightning.bench import main as bench_main
-from espcn_lightning.errors import DataError
+from benchmarks.bench import main as bench_main
+from espcn_lightning.core.errors import DataError
 from espcn_lightning.evaluate import figure_files, markdown_table, published_columns
 
 
@@ -24,7 +24,7 @@ def scored(**psnr):
 def test_the_x4_table_puts_the_papers_imagenet_row_fsrcnn_srcnn_and_bicubic_beside_ours():
     ours = scored(Set5=31.0, Set14=27.8, BSD100=27.1, BSD200=27.1)
     bicubic = scored(Set5=28.42, Set14=26.0, BSD100=25.96, BSD200=25.97)
-    table = markdown_table(ours, published_columns("espcn", "relu", 4), bicubic)
+    table = markdown_table(ours, published_columns("relu", 4), bicubic)
     head, _, set5, set14, bsd100, _, average = table.splitlines()[2:9]
     assert head == (
         "| Dataset | Images | PSNR (dB) | SSIM | Bicubic (measured) | Paper ESPCN ImageNet "
@@ -44,17 +44,17 @@ def test_the_x4_table_puts_the_papers_imagenet_row_fsrcnn_srcnn_and_bicubic_besi
 
 def test_a_table_with_no_published_column_has_as_many_header_cells_as_row_cells():
     bicubic = scored(Set5=33.66, Set14=30.23)
-    table = markdown_table(bicubic, published_columns("bicubic", None, 2), None)
+    table = markdown_table(bicubic, published_columns(None, 2), None)
     head, rule, *rows = table.splitlines()[2:6]
     assert head == "| Dataset | Images | PSNR (dB) | SSIM | s/image |"
     assert all(line.count("|") == head.count("|") for line in [rule, *rows])
 
 
 def test_the_x3_table_quotes_the_papers_t91_row_of_the_models_own_activation():
-    assert "Paper ESPCN tanh T91" in published_columns("espcn", "tanh", 3)
-    assert "Paper ESPCN relu T91" not in published_columns("espcn", "tanh", 3)
-    assert list(published_columns("bicubic", None, 3)) == ["Paper bicubic"]
-    assert list(published_columns("espcn", "relu", 2)) == ["FSRCNN", "SRCNN"]
+    assert "Paper ESPCN tanh T91" in published_columns("tanh", 3)
+    assert "Paper ESPCN relu T91" not in published_columns("tanh", 3)
+    assert list(published_columns(None, 3)) == ["Paper bicubic"]
+    assert list(published_columns("relu", 2)) == ["FSRCNN", "SRCNN"]
 
 
 @pytest.mark.parametrize(

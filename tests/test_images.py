@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from espcn_lightning.images import ImageReadError, read_image
+from espcn_lightning.core.images import ImageReadError, read_image
 
 RGB = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [10, 20, 30]]], dtype=np.uint8)
 

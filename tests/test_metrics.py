@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from espcn_lightning.metrics import patch_psnr, psnr, quantise, shave, ssim
+from espcn_lightning.core.metrics import patch_psnr, psnr, quantise, shave, ssim
 
 
 def test_quantise_clamps_then_rounds_to_8_bit_levels():

@@ -7,12 +7,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from espcn_lightning.errors import ConfigError
-from espcn_lightning.metrics import patch_psnr
-from espcn_lightning.module import ESPCNModule, training_loss
-from espcn_lightning.network import ESPCN
+from espcn_lightning.core.errors import ConfigError
+from espcn_lightning.core.metrics import patch_psnr
+from espcn_lightning.core.network import ESPCN
+from espcn_lightning.training.module import ESPCNModule, training_loss
 
-NET = ESPCN(widths=(8, 4)).config() | {"_target_": "espcn_lightning.network.ESPCN"}
+NET = ESPCN(widths=(8, 4)).config() | {"_target_": "espcn_lightning.core.network.ESPCN"}
 ADAM = {"_target_": "torch.optim.Adam", "lr": 0.01}
 
 
@@ -47,7 +47,7 @@ def test_a_plateau_schedule_steps_on_the_validation_loss_each_epoch():
 
 
 def test_a_model_with_nothing_to_train_is_a_config_error():
-    bicubic = {"_target_": "espcn_lightning.engines.bicubic_upscaler", "scale": 3}
+    bicubic = {"_target_": "espcn_lightning.core.degradations.bicubic_upscaler", "scale": 3}
     with pytest.raises(ConfigError, match="has nothing to train; use model=espcn"):
         ESPCNModule(net=bicubic, optimizer=ADAM)
 
@@ -55,7 +55,7 @@ def test_a_model_with_nothing_to_train_is_a_config_error():
 def relu_module():
     torch.manual_seed(0)
     return ESPCNModule(
-        net=ESPCN(activation="relu").config() | {"_target_": "espcn_lightning.network.ESPCN"},
+        net=ESPCN(activation="relu").config() | {"_target_": "espcn_lightning.core.network.ESPCN"},
         optimizer={"_target_": "torch.optim.Adam", "lr": 1e-3},
         image_every_n_epochs=0,
     )

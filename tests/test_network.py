@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from espcn_lightning.errors import ConfigError
-from espcn_lightning.network import ESPCN, rebuild
+from espcn_lightning.core.errors import ConfigError
+from espcn_lightning.core.network import ESPCN, rebuild
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
@@ -15,7 +15,9 @@ def test_the_network_upscales_by_its_scale(scale):
 
 def test_a_rebuilt_network_has_the_same_config_and_output():
     net = ESPCN(scale=2, activation="relu", widths=(8, 4), kernels=(3, 3, 3))
-    copy = rebuild(net.config() | {"_target_": "espcn_lightning.network.ESPCN"}, net.state_dict())
+    copy = rebuild(
+        net.config() | {"_target_": "espcn_lightning.core.network.ESPCN"}, net.state_dict()
+    )
     x = torch.rand(1, 1, 6, 5)
     assert copy.config() == net.config()
     assert torch.equal(copy(x), net(x))

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from espcn_lightning import load_model
-from espcn_lightning.degradations import Bicubic
-from espcn_lightning.engines import network_upscaler
-from espcn_lightning.errors import WeightsError
-from espcn_lightning.network import ESPCN
-from espcn_lightning.pretrained import WEIGHTS_DIR, save_weights, shipped_models
-from espcn_lightning.protocol import evaluate
+from espcn_lightning.core.degradations import Bicubic
+from espcn_lightning.core.errors import WeightsError
+from espcn_lightning.core.network import ESPCN
+from espcn_lightning.evaluation.protocol import evaluate
+from espcn_lightning.inference.engines import network_upscaler
+from espcn_lightning.inference.pretrained import WEIGHTS_DIR, save_weights, shipped_models
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SHIPPED = [

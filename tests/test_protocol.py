@@ -5,11 +5,15 @@ import csv
 
 import pytest
 
-from espcn_lightning.data import dataset_files
-from espcn_lightning.degradations import Bicubic
-from espcn_lightning.engines import bicubic_upscaler
-from espcn_lightning.images import read_image
-from espcn_lightning.protocol import DatasetScore, average_by_image, evaluate, evaluate_image
+from espcn_lightning.core.degradations import Bicubic, bicubic_upscaler
+from espcn_lightning.core.images import read_image
+from espcn_lightning.datasets.catalogue import dataset_files
+from espcn_lightning.evaluation.protocol import (
+    DatasetScore,
+    average_by_image,
+    evaluate,
+    evaluate_image,
+)
 
 
 def reference(reference_dir, scale):

@@ -13,13 +13,11 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from PIL import Image
 
-from espcn_lightning.degradations import Bicubic
-from espcn_lightning.engines import bicubic_upscaler
-from espcn_lightning.errors import WeightsError
-from espcn_lightning.pretrained import load_model
-from espcn_lightning.protocol import evaluate
-from espcn_lightning.runs import resumed_step
-from espcn_lightning.train import train
+from espcn_lightning.core.degradations import Bicubic, bicubic_upscaler
+from espcn_lightning.core.errors import RunDirError, WeightsError
+from espcn_lightning.evaluation.protocol import evaluate
+from espcn_lightning.inference.pretrained import load_model
+from espcn_lightning.training.runs import RunState, check_checkpoint, plan, resumed_step
 
 QUICK = [
     "experiment=smoke",
@@ -154,8 +152,8 @@ def test_training_never_overwrites_the_checkpoints_of_an_existing_run(
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"precious")
     cfg = train_config(tmp_path, [f"paths.data_dir={data_dir}"])
-    with pytest.raises(FileExistsError, match="already holds checkpoints; pass ckpt_path=last"):
-        train(cfg)
+    with pytest.raises(RunDirError, match="already holds a run .*; pass ckpt_path=last"):
+        plan(RunState.read(tmp_path), cfg, [], multirun=False)
     assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() == b"precious"
 
 
@@ -164,7 +162,7 @@ def test_a_missing_checkpoint_is_refused_before_any_data_is_prepared(tmp_path, t
         tmp_path, [f"paths.data_dir={tmp_path / 'nowhere'}", f"ckpt_path={tmp_path / 'no.ckpt'}"]
     )
     with pytest.raises(WeightsError, match="no.ckpt: no such checkpoint file; give ckpt_path=last"):
-        train(cfg)
+        check_checkpoint(cfg.ckpt_path, tmp_path / "checkpoints")
 
 
 def test_a_truncated_last_checkpoint_names_the_intact_one(tmp_path, train_config):
@@ -176,7 +174,7 @@ def test_a_truncated_last_checkpoint_names_the_intact_one(tmp_path, train_config
     (checkpoints / "last.ckpt").write_bytes(whole[: len(whole) // 2])
     cfg = train_config(tmp_path, [f"paths.data_dir={tmp_path / 'nowhere'}", "ckpt_path=last"])
     with pytest.raises(WeightsError) as info:
-        train(cfg)
+        check_checkpoint(cfg.ckpt_path, checkpoints)
     message = str(info.value)
     assert "last.ckpt is truncated or corrupt" in message
     assert f"intact: {checkpoints / 'best-epoch0003.ckpt'}" in message

@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from espcn_lightning.errors import ConfigError
-from espcn_lightning.network import ESPCN
-from espcn_lightning.pretrained import load_model, save_weights
-from espcn_lightning.reparam import BRANCHES, RepConv2d
+from espcn_lightning.core.errors import ConfigError
+from espcn_lightning.core.network import ESPCN
+from espcn_lightning.core.reparam import BRANCHES, RepConv2d
+from espcn_lightning.inference.pretrained import load_model, save_weights
 
 ALL = list(BRANCHES)
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from espcn_lightning.engines import native_bf16
-from espcn_lightning.resources import (
+from espcn_lightning.core.hardware import (
     THREAD_VARIABLES,
     cpu_cores,
     limit_threads,
+    native_bf16,
     thread_share,
     training_precision,
 )

@@ -8,10 +8,14 @@ import pytest
 import torch
 from PIL import Image
 
-from espcn_lightning.degradations import Bicubic
-from espcn_lightning.engines import bicubic_upscaler
-from espcn_lightning.protocol import evaluate
-from espcn_lightning.results_page import colour_views, table_rows, write_results_page
+from espcn_lightning.core.degradations import Bicubic, bicubic_upscaler
+from espcn_lightning.evaluation.protocol import evaluate, evaluate_many
+from espcn_lightning.evaluation.results_page import (
+    Pictures,
+    colour_views,
+    table_rows,
+    write_results_page,
+)
 
 
 def sharpened(scale):
@@ -67,12 +71,26 @@ def test_the_paper_average_is_weighted_by_images_and_left_out_without_every_set(
     assert rows[-1]["bicubic_psnr"] == 29.0
 
 
+def test_one_pass_scores_each_upscaler_as_it_would_alone_and_visits_each_image_once(tiny_set5):
+    model, seen = sharpened(3), []
+    upscalers = {"model": model, "bicubic": bicubic_upscaler(3)}
+    scored = evaluate_many(
+        upscalers, Bicubic(3), 3, tiny_set5, ["Set5"], lambda d, path, image: seen.append(path)
+    )
+    for label, upscale in upscalers.items():
+        alone = evaluate(upscale, Bicubic(3), 3, tiny_set5, ["Set5"])
+        assert scored[label]["images"] == alone["images"]
+    assert sorted(path.name for path in seen) == sorted(r["image"] for r in alone["images"])
+
+
 def test_the_results_page_holds_table1_every_image_and_its_gain_over_bicubic(tmp_path, tiny_set5):
     model = sharpened(3)
-    result = {"scale": 3, "model": "test", **evaluate(model, Bicubic(3), 3, tiny_set5, ["Set5"])}
-    baseline = evaluate(bicubic_upscaler(3), Bicubic(3), 3, tiny_set5, ["Set5"])
+    pictures = Pictures(tmp_path, model, Bicubic(3), 3)
+    upscalers = {"model": model, "bicubic": bicubic_upscaler(3)}
+    scored = evaluate_many(upscalers, Bicubic(3), 3, tiny_set5, ["Set5"], pictures.add)
+    result, baseline = {"scale": 3, "model": "test", **scored["model"]}, scored["bicubic"]
     paper = {"Paper x": {"Set5": 32.39}}
-    page = write_results_page(tmp_path, result, baseline, paper, tiny_set5, model, Bicubic(3))
+    page = write_results_page(tmp_path, result, baseline, paper, pictures)
     text = page.read_text()
 
     def cell(dataset, field):

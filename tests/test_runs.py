@@ -15,19 +15,19 @@ import torch
 from omegaconf import OmegaConf
 from test_reliability import train_cmd
 
-from espcn_lightning.errors import RunDirError
-from espcn_lightning.pretrained import load_model
-from espcn_lightning.report import read_curves
-from espcn_lightning.runs import (
+from espcn_lightning.core.errors import RunDirError
+from espcn_lightning.inference.pretrained import load_model
+from espcn_lightning.training.identity import identity_changes
+from espcn_lightning.training.locks import DirLock
+from espcn_lightning.training.runs import (
     FRESH,
     RESUME,
-    DirLock,
     Run,
     RunState,
     epochs_done,
-    identity_changes,
     plan,
 )
+from espcn_lightning.training.sweep_results import read_curves
 
 
 def snapshot(directory):
@@ -178,7 +178,8 @@ def test_a_live_lock_is_refused_naming_its_holder_and_released_on_exit(tmp_path)
 def test_a_lock_left_by_a_killed_process_is_stale_and_taken_over(tmp_path, run):
     code = (
         "import os, signal, sys; from pathlib import Path; "
-        "from espcn_lightning.runs import DirLock; DirLock.acquire(Path(sys.argv[1]), 'x'); "
+        "from espcn_lightning.training.locks import DirLock; "
+        "DirLock.acquire(Path(sys.argv[1]), 'x'); "
         "print(os.getpid(), flush=True); os.kill(os.getpid(), signal.SIGKILL)"
     )
     killed = run([sys.executable, "-c", code, str(tmp_path)])

@@ -13,9 +13,9 @@ import pytest
 import torch
 from test_runs import snapshot
 
-from espcn_lightning.report import Job, table_rows, verdict
 from espcn_lightning.report import main as report_main
-from espcn_lightning.runs import DirLock
+from espcn_lightning.training.locks import DirLock
+from espcn_lightning.training.sweep_results import Job, table_rows, verdict
 
 STUDIES = ["base", "batch_size", "threshold", "decay", "patience", "split"]
 

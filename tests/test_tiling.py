@@ -4,12 +4,12 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks.bench import peak_memory
 from espcn_lightning import load_model
-from espcn_lightning.bench import peak_memory
-from espcn_lightning.colour import enlarge_bicubic, upscale_rgb
-from espcn_lightning.engines import build
-from espcn_lightning.network import ESPCN
-from espcn_lightning.tiling import receptive_radius, spans, tile_margin, tiled_upscaler
+from espcn_lightning.core.colour import enlarge_bicubic, upscale_rgb
+from espcn_lightning.core.network import ESPCN
+from espcn_lightning.core.tiling import receptive_radius, spans, tile_margin, tiled_upscaler
+from espcn_lightning.inference.engines import build
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,18 @@
 """Hydra configs compose into the recipes they name, and training runs on real T91 images."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-from espcn_lightning.errors import user_error
-from espcn_lightning.module import ESPCNModule, training_loss
-from espcn_lightning.network import ESPCN
-from espcn_lightning.pretrained import load_model
+from espcn_lightning import CONFIG_DIR
+from espcn_lightning.core.errors import user_error
+from espcn_lightning.core.network import ESPCN
+from espcn_lightning.inference.pretrained import load_model
 from espcn_lightning.train import build, score_key, train
+from espcn_lightning.training.module import ESPCNModule, training_loss
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = CONFIG_DIR
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
 

@@ -12,11 +12,11 @@ import torch
 from PIL import Image
 
 from espcn_lightning import load_model
-from espcn_lightning.colour import upscale_rgb
-from espcn_lightning.engines import build, export_onnx
+from espcn_lightning.core.colour import upscale_rgb
+from espcn_lightning.core.images import read_image
+from espcn_lightning.core.tiling import tile_margin, tiled_upscaler
 from espcn_lightning.export import main as export_main
-from espcn_lightning.images import read_image
-from espcn_lightning.tiling import tile_margin, tiled_upscaler
+from espcn_lightning.inference.engines import build, export_onnx
 from espcn_lightning.upscale import few_threads, main, upscale_video, video_workers
 
 

@@ -16,8 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from espcn_lightning.images import read_image
-from espcn_lightning.manifest import MANIFEST_PATH, pixel_digest
+from espcn_lightning.core.images import read_image
+from espcn_lightning.datasets.manifest import MANIFEST_PATH, pixel_digest
 
 
 def sums(path: Path) -> dict[str, list[str]]:

@@ -3,7 +3,7 @@
 Re-running a multirun with the same command line and ``hydra.sweep.dir`` skips each job whose
 summary.json says completed (its dir is not touched: the job is never composed into a run),
 resumes each interrupted job from its ``last.ckpt`` (the job does that itself when it claims its
-dir, ``espcn_lightning.runs.plan``) and runs the rest. A changed command line, a job dir that holds
+dir, ``training.runs.plan``) and runs the rest. A changed command line, a job dir that holds
 another job, or a sweep dir another process is running are refused before any job starts. Hydra's
 own launchers cannot do this: they start every job of a sweep afresh.
 
@@ -18,11 +18,9 @@ import atexit
 import copy
 import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 from itertools import groupby
 from pathlib import Path
-from typing import NoReturn
 
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.hydra_config import HydraConfig
@@ -36,20 +34,15 @@ from hydra.core.utils import (
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict, read_write
 
-from espcn_lightning.errors import RunDirError
-from espcn_lightning.runs import FRESH, RESUME, SKIP, DirLock, RunState, plan, write_record
-from espcn_lightning.sweeps import check_command_line, find_reusable, reuse_job
+from espcn_lightning.core.errors import RunDirError, fail
+from espcn_lightning.training.locks import DirLock
+from espcn_lightning.training.runs import FRESH, RESUME, SKIP, RunState, plan, write_record
+from espcn_lightning.training.sweeps import check_command_line, find_reusable, reuse_job
 
 REUSE = "reuse"
 DONE = (SKIP, REUSE)
 
 log = logging.getLogger(__name__)
-
-
-def refuse(error: RunDirError) -> NoReturn:
-    """End the sweep with the one-line reason (SystemExit, which Hydra passes on as it is)."""
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(1)
 
 
 def claim_sweep(config: DictConfig) -> None:
@@ -62,13 +55,13 @@ def claim_sweep(config: DictConfig) -> None:
         check_command_line(sweep_dir, command)
         lock = DirLock.acquire(sweep_dir, "hydra.sweep.dir")
     except RunDirError as error:
-        refuse(error)
+        fail(error)
     atexit.register(lock.release)
     try:
         check_command_line(sweep_dir, command)
     except RunDirError as error:
         lock.release()
-        refuse(error)
+        fail(error)
 
 
 Launch = Callable[[Sequence[Sequence[str]], int], Sequence[JobReturn]]
@@ -104,7 +97,7 @@ def launch_resuming(
         try:
             action, state = job_plan(config, context, number, list(overrides), reuse_from)
         except RunDirError as error:
-            refuse(error)
+            fail(error)
         jobs.append((number, list(overrides), action, state))
     for number, _, action, state in jobs:
         if action == RESUME:
