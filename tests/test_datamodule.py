@@ -137,11 +137,6 @@ def test_a_dataloader_serves_the_sampler_batches_whole():
     assert [tuple(t.shape) for t in batches[0]] == [(8, 1, 5, 5), (8, 9, 5, 5)]
 
 
-def test_unshuffled_targets_without_whole_batches_are_refused_by_name():
-    with pytest.raises(ConfigError, match="data.unshuffled_targets=true needs data.whole_batches"):
-        SRDataModule("data", whole_batches=False, unshuffled_targets=True)
-
-
 def test_a_held_out_val_set_is_never_trained_on_and_the_same_whatever_the_training_sets(data_dir):
     def setup(train_sets):
         dm = SRDataModule(

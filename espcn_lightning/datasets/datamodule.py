@@ -9,7 +9,7 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
 from espcn_lightning.core.colour import luma
 from espcn_lightning.core.degradations import Bicubic, Degradation, modcrop
@@ -75,23 +75,6 @@ def dihedral(image: torch.Tensor, index: int) -> torch.Tensor:
     if index & 1:
         image = image.flip(-1)
     return image
-
-
-class PatchDataset(Dataset):
-    """LR/HR patch pairs held as tensors, optionally under a random flip/rotation each draw."""
-
-    def __init__(self, lr: torch.Tensor, hr: torch.Tensor, augment: bool = False) -> None:
-        self.lr, self.hr, self.augment = lr, hr, augment
-
-    def __len__(self) -> int:
-        return len(self.lr)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        lr, hr = self.lr[index], self.hr[index]
-        if self.augment:
-            k = int(torch.randint(8, ()))
-            lr, hr = dihedral(lr, k), dihedral(hr, k)
-        return lr, hr
 
 
 def symmetry_indices(shape: tuple[int, ...], scale: int = 1) -> torch.Tensor:
@@ -181,10 +164,9 @@ class EpochBatchSampler(DistributedSampler):
 class SRDataModule(L.LightningDataModule):
     """Training sets (T91 by default) as LR/HR patches with a seeded random train/val split.
 
-    ``whole_batches`` serves each training batch by two gathers (``PatchBatches``); without it a
-    batch is ``batch_size`` calls of ``PatchDataset.__getitem__`` and a collate, as before.
-    ``unshuffled_targets`` (whole batches only) stores the HR targets pixel-unshuffled, so the
-    loss is taken before the network's PixelShuffle (``module.training_loss``).
+    Each training batch is served by two gathers (``PatchBatches``). ``unshuffled_targets`` stores
+    the HR targets pixel-unshuffled, so the loss is taken before the network's PixelShuffle
+    (``module.training_loss``).
     ``val_set`` validates on whole held-out images instead (every ``val_every``-th of that set,
     never trained on; ``val_fraction`` unused), the same whatever the training sets.
     """
@@ -202,7 +184,6 @@ class SRDataModule(L.LightningDataModule):
         augment: bool = True,
         seed: int = 42,
         num_workers: int = 0,
-        whole_batches: bool = True,
         unshuffled_targets: bool = True,
         val_set: str | None = None,
         val_every: int = 10,
@@ -221,15 +202,11 @@ class SRDataModule(L.LightningDataModule):
         self.degradation = degradation or Bicubic(scale)
         self.scale, self.patch_size, self.stride = scale, patch_size, stride
         self.val_fraction, self.batch_size, self.augment = val_fraction, batch_size, augment
-        if unshuffled_targets and not whole_batches:
-            raise ConfigError(
-                "data.unshuffled_targets=true needs data.whole_batches=true; set one of them"
-            )
         self.seed, self.num_workers = seed, num_workers
-        self.whole_batches, self.unshuffled_targets = whole_batches, unshuffled_targets
+        self.unshuffled_targets = unshuffled_targets
         self.val_set_name, self.val_every = val_set, check_positive("data.val_every", val_every)
-        self.train_set: PatchDataset | PatchBatches | None = None
-        self.val_set: PatchDataset | None = None
+        self.train_set: PatchBatches | None = None
+        self.val_set: TensorDataset | None = None
 
     def setup(self, stage: str | None = None) -> None:
         """Decode, degrade and cut the training images once; split the patches by seed."""
@@ -253,11 +230,8 @@ class SRDataModule(L.LightningDataModule):
                 "patches, so no full batch could be drawn and nothing would train; lower "
                 "data.batch_size or data.stride, or add training images"
             )
-        if self.whole_batches:
-            self.train_set = PatchBatches(lr[train], hr[train], self.scale, self.unshuffled_targets)
-        else:
-            self.train_set = PatchDataset(lr[train], hr[train], augment=self.augment)
-        self.val_set = PatchDataset(lr[val], hr[val])
+        self.train_set = PatchBatches(lr[train], hr[train], self.scale, self.unshuffled_targets)
+        self.val_set = TensorDataset(lr[val], hr[val])
         log.info(
             "%d training and %d validation patches from %s",
             len(train),
@@ -286,28 +260,19 @@ class SRDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None, "setup() builds the patches first"
-        if isinstance(self.train_set, PatchBatches):
-            sampler = EpochBatchSampler(
-                self.train_set,
-                self.batch_size,
-                self.seed,
-                self.augment,
-                num_replicas=self.trainer.world_size if self.trainer else 1,
-                rank=self.trainer.global_rank if self.trainer else 0,
-            )
-            return DataLoader(
-                self.train_set,
-                sampler=sampler,
-                batch_size=None,
-                num_workers=self.num_workers,
-                persistent_workers=self.num_workers > 0,
-            )
+        sampler = EpochBatchSampler(
+            self.train_set,
+            self.batch_size,
+            self.seed,
+            self.augment,
+            num_replicas=self.trainer.world_size if self.trainer else 1,
+            rank=self.trainer.global_rank if self.trainer else 0,
+        )
         return DataLoader(
             self.train_set,
-            batch_size=self.batch_size,
-            shuffle=True,
+            sampler=sampler,
+            batch_size=None,
             num_workers=self.num_workers,
-            drop_last=True,
             persistent_workers=self.num_workers > 0,
         )
 

@@ -142,7 +142,9 @@ def session_upscaler(session) -> Upscaler:
 
 def int8_model(net: ESPCN, calibration: Iterable[np.ndarray]) -> bytes:
     """Static int8 ONNX (QDQ, per-channel weights), activations calibrated on ``calibration``:
-    (1, 1, h, w) float32 LR Y / 255 arrays, never test images."""
+    (1, 1, h, w) float32 LR Y / 255 arrays, never test images. Weights are unsigned like the
+    activations: on x86 CPUs without VNNI, ONNX Runtime's u8 x s8 kernels saturate, which on an
+    AVX2 EPYC put a Set5 crop 9.0 levels (RMSE) off fp32, against 0.8 for u8 x u8."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -167,7 +169,7 @@ def int8_model(net: ESPCN, calibration: Iterable[np.ndarray]) -> bytes:
             quant_format=QuantFormat.QDQ,
             per_channel=True,
             activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
+            weight_type=QuantType.QUInt8,
         )
         return target.read_bytes()
 
