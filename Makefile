@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export ESPCN_DATA_DIR ?= data
 DIR ?= outputs
 
-.PHONY: help install data train eval tensorboard test test-full lint format bench clean screenshots
+.PHONY: help install data train eval tensorboard test test-full test-wheel test-lowest lint format bench clean screenshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,6 +40,16 @@ test-full: $(PY)  ## every test, the slow ones included
 	$(PY) -m espcn_lightning.data download --all
 	$(PY) -m pytest -q -m ""
 
+test-wheel:  ## a wheel of this checkout in a fresh environment: every command run from another folder
+	ESPCN_DATA_DIR=$(ESPCN_DATA_DIR) bash scripts/check_wheel.sh
+
+test-lowest:  ## the unit tests on the lowest dependency versions pyproject.toml claims
+	rm -rf .venv-lowest && python3 -m venv .venv-lowest
+	.venv-lowest/bin/python -m pip install -q --upgrade pip
+	.venv-lowest/bin/python -m pip install -q torch==2.13.0
+	.venv-lowest/bin/python -m pip install -q -c constraints/lowest.txt ".[test]"
+	.venv-lowest/bin/python -m pytest -q -p no:cacheprovider -m "not data and not browser and not slow"
+
 lint: $(PY)  ## ruff check, format check and mypy
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) -m mypy
 
@@ -51,7 +61,7 @@ clean:  ## remove caches and build files (never outputs/: runs are kept)
 	find . -name __pycache__ -prune -exec rm -rf {} +
 
 bench: $(PY)  ## speed figures side by side (engines, video, training loop, data pipeline)
-	$(PY) -m espcn_lightning.bench --out $(DIR)/bench
+	$(PY) -m benchmarks --out $(DIR)/bench
 
 screenshots: data  ## the README's screenshots into docs/images (needs chromium; ARGS="--logdir DIR")
-	$(PY) scripts/screenshots.py --out docs/images $(ARGS)
+	$(PY) -m scripts.screenshots --out docs/images $(ARGS)

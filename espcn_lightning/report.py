@@ -19,7 +19,7 @@ try:
     import matplotlib
 except ImportError as missing:  # an optional extra: training and evaluation never import this
     raise SystemExit(
-        "error: the sweep report draws with matplotlib: pip install -e '.[report]'"
+        "error: the sweep report draws with matplotlib: pip install 'espcn-lightning[report]'"
     ) from missing
 
 matplotlib.use("Agg")

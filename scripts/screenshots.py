@@ -1,6 +1,6 @@
 """The README's screenshots: results.html and TensorBoard's scalars, images and HParams views.
 
-``make screenshots`` (``python scripts/screenshots.py [--out docs/images] [--logdir DIR]``) trains a
+``make screenshots`` (``python -m scripts.screenshots [--out docs/images] [--logdir DIR]``) trains a
 small smoke sweep (two learning rates x two seeds, seconds a job) for TensorBoard, or shows DIR's
 runs instead, evaluates the shipped model on Set5 and Set14 for the results page, and saves the
 views as PNGs. Its runs go to a new folder under outputs/screenshots/; nothing is overwritten but

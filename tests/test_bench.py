@@ -4,7 +4,9 @@ its frame (1080p out at every scale), and the video path's cost per stage."""
 import pytest
 import torch
 
-from benchmarks.bench import engine_dtype, lr_frame, video_stages, with_ceilings
+from benchmarks.common import lr_frame
+from benchmarks.engines import engine_dtype, with_ceilings
+from benchmarks.video import video_stages
 from espcn_lightning.core.network import ESPCN
 
 

@@ -149,7 +149,8 @@ def test_a_held_out_val_set_is_never_trained_on_and_the_same_whatever_the_traini
     held = load_dataset(data_dir, "Set14")[::5]
     lr_held, hr_held = build_patches(held, Bicubic(3), 3, 17, 20)
     for dm in (both, other):
-        assert torch.equal(dm.val_set.lr, lr_held) and torch.equal(dm.val_set.hr, hr_held)
+        lr_val, hr_val = dm.val_set.tensors
+        assert torch.equal(lr_val, lr_held) and torch.equal(hr_val, hr_held)
     rest = load_dataset(data_dir, "Set5") + load_dataset(data_dir, "Set14")
     names = {name for name, _ in held}
     lr_rest, _ = build_patches([i for i in rest if i[0] not in names], Bicubic(3), 3, 17, 20)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from benchmarks.bench import main as bench_main
+from benchmarks.__main__ import main as bench_main
 from espcn_lightning.core.errors import DataError
 from espcn_lightning.evaluate import figure_files, markdown_table, published_columns
 

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmarks.bench import peak_memory
+from benchmarks.memory import peak_memory
 from espcn_lightning import load_model
 from espcn_lightning.core.colour import enlarge_bicubic, upscale_rgb
 from espcn_lightning.core.network import ESPCN

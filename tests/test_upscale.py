@@ -293,7 +293,8 @@ def test_the_onnxruntime_engine_without_onnx_installed_says_what_to_install(
         assert main([str(source), str(tmp_path / "x.png"), "--engine", "onnxruntime"]) == 1
         err = capsys.readouterr().err
         assert (
-            f"error: this needs {module}, which is not installed: pip install -e '.[deploy]'" in err
+            f"error: this needs {module}, which is not installed: "
+            "pip install 'espcn-lightning[deploy]'" in err
         )
         monkeypatch.delitem(sys.modules, module)
 

@@ -29,13 +29,6 @@ def rgb_to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ij,...jhw->...ihw", matrix, rgb) + offset
 
 
-def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
-    """YCbCr in [0, 255], channels at dim -3, back to RGB in [0, 1] (not clamped)."""
-    inverse = torch.linalg.inv(_RGB_TO_YCBCR).to(ycbcr.device, ycbcr.dtype)
-    offset = _OFFSET.to(ycbcr.device, ycbcr.dtype).view(3, 1, 1)
-    return torch.einsum("ij,...jhw->...ihw", inverse, ycbcr - offset)
-
-
 def round_half_up(x: Array) -> Array:
     """Round non-negative values as MATLAB's uint8 casts do (halves go up, not to even): the one
     rounding rule of the project, for Y, 8-bit outputs, metrics and 16-bit images alike."""

@@ -68,7 +68,8 @@ def deploy_module(name: str, instead: str = ""):
         return importlib.import_module(name)
     except ImportError as error:
         raise EngineError(
-            f"this needs {name}, which is not installed: pip install -e '.[deploy]'{instead}"
+            f"this needs {name}, which is not installed: "
+            f"pip install 'espcn-lightning[deploy]'{instead}"
         ) from error
 
 
