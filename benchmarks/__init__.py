@@ -1,0 +1,1 @@
+"""Speed figures side by side: ``python -m benchmarks`` (``make bench``); never installed."""

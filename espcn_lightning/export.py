@@ -16,6 +16,8 @@ def check_target(path: Path, overwrite: bool) -> None:
     """Refuse a ``path`` that cannot take the export (UpscaleError); create its missing folder."""
     if path.is_dir():
         raise UpscaleError(f"{path} is a folder; give a file path, such as {path / 'espcn.onnx'}")
+    if path.suffix.lower() != ".onnx":
+        raise UpscaleError(f"--onnx {path}: give a path ending in .onnx, such as {path.stem}.onnx")
     if path.exists() and not overwrite:
         raise UpscaleError(f"{path} already exists; pass --overwrite to replace it")
     try:

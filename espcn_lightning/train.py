@@ -6,6 +6,7 @@ checkpoint's network, loadable with ``espcn_lightning.load_model``).
 
 from __future__ import annotations
 
+import copy
 import logging
 import subprocess
 import sys
@@ -24,11 +25,13 @@ from omegaconf import DictConfig
 from espcn_lightning.core.errors import one_line_errors
 from espcn_lightning.core.hardware import cpu_cores, limit_threads, thread_share, training_precision
 from espcn_lightning.core.network import ESPCN
+from espcn_lightning.core.options import check_epochs, check_positive_number, check_whole
 from espcn_lightning.evaluation.protocol import evaluate
 from espcn_lightning.inference.engines import network_upscaler
 from espcn_lightning.inference.pretrained import load_model, save_weights
 from espcn_lightning.training import runs
 from espcn_lightning.training.callbacks import EpochLines
+from espcn_lightning.training.checkpoints import resumed_step
 from espcn_lightning.training.dashboard import dashboard_callback
 from espcn_lightning.training.module import ESPCNModule
 
@@ -58,10 +61,10 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, ESPCNModule, L.Traine
     callbacks.append(dashboard_callback(cfg))
     if cfg.trainer.get("enable_progress_bar", True) and not sys.stdout.isatty():
         callbacks.append(EpochLines())
-    purge = {"purge_step": step} if (step := runs.resumed_step(cfg)) is not None else {}
+    purge = {"purge_step": step} if (step := resumed_step(cfg)) is not None else {}
     loggers = [
         instantiate(c, **purge if c._target_.endswith("TensorBoardLogger") else {})
-        for c in (cfg.logger or {}).values()
+        for c in (cfg.get("logger") or {}).values()
         if c is not None
     ]
     precision = training_precision(cfg.trainer.get("precision", "auto"), cfg.trainer.accelerator)
@@ -91,6 +94,18 @@ def report_scores(net: ESPCN, cfg: DictConfig, trainer: L.Trainer) -> dict[str, 
     for logger in trainer.loggers:
         logger.log_metrics(scores, step=trainer.global_step)
     return scores
+
+
+def check_options(cfg: DictConfig) -> None:
+    """Refuse a config that cannot train before the run dir is claimed (a refused run leaves no
+    trace there): the options Lightning or torch would reject after set-up, and every check the
+    datamodule and module make when they are built (nothing is read or trained yet)."""
+    check_whole("seed", cfg.seed)
+    check_epochs(cfg.trainer.get("max_epochs"))
+    check_positive_number("optim.optimizer.lr", cfg.optim.optimizer.get("lr"))
+    probe = copy.deepcopy(cfg)  # instantiate resolves the interpolations it follows in place
+    instantiate(probe.data, degradation=instantiate(probe.degradation))
+    instantiate(probe.module)
 
 
 def train(cfg: DictConfig) -> dict:
@@ -169,9 +184,16 @@ def train_job(cfg: DictConfig) -> float | None:
     threads = job_threads(cfg)
     if threads is not None:
         limit_threads(threads)
+    check_options(cfg)
     run = runs.claim(cfg)
     if run.skipped:
-        return (run.state.summary or {}).get("best_val_psnr")
+        best = (run.state.summary or {}).get("best_val_psnr")
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            print(
+                f"{run.directory}: already completed (best val PSNR {best}); nothing to train and "
+                "nothing rewritten: raise trainer.max_epochs to train on"
+            )
+        return best
     with run:
         summary = train(run.config)
         run.finish(summary)

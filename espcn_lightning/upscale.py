@@ -32,6 +32,7 @@ from espcn_lightning.core.hardware import cpu_cores
 from espcn_lightning.core.images import (
     IMAGE_SUFFIXES,
     frame_count,
+    is_image,
     is_image_file,
     read_image,
     write_image,
@@ -44,7 +45,7 @@ from espcn_lightning.core.tiling import (
     tiled_upscaler,
 )
 from espcn_lightning.inference.engines import ENGINES, build, keep_freed_memory, pick_device
-from espcn_lightning.inference.pretrained import default_model, load_model
+from espcn_lightning.inference.pretrained import DEFAULT_MODELS, default_model, load_model
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
 
@@ -132,7 +133,10 @@ def upscale_video(
     prepare_output(source, target, overwrite, VIDEO_SUFFIXES)
     reader = cv2.VideoCapture(str(source))
     if not reader.isOpened():
-        raise UpscaleError(f"{source}: OpenCV cannot open this video; convert it to mp4 first")
+        raise UpscaleError(
+            f"{source}: OpenCV cannot read this video (empty, damaged, or a codec it lacks); "
+            "re-encode it, e.g. ffmpeg -i IN -c:v mjpeg OUT.avi"
+        )
     try:
         with atomic_output(target) as scratch:
             frames = _stream(reader, scratch, enlarge, scale, progress)
@@ -287,6 +291,14 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()
     if not source.exists():
         raise UpscaleError(f"{source}: no such file or folder; check the path")
+    if args.scale is not None and args.scale < 2:
+        shipped = ", ".join(str(s) for s in sorted(DEFAULT_MODELS))
+        raise UpscaleError(f"--scale {args.scale}: use a factor of at least 2 (shipped: {shipped})")
+    if source.is_file() and not is_video(source, target) and not is_image(source):
+        raise UpscaleError(
+            f"{source}: neither an image nor a video this command reads (images: what Pillow "
+            f"opens, such as {', '.join(IMAGE_SUFFIXES)}; videos: {', '.join(VIDEO_SUFFIXES)})"
+        )
     model = args.model or default_model(args.scale or 3)
     net = load_model(model, scale=args.scale).to(pick_device(args.device))
     scale = net.scale

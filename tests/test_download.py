@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from espcn_lightning.core.errors import DataError
 from espcn_lightning.core.images import is_image_file, read_image
 from espcn_lightning.data import main
 from espcn_lightning.datasets.catalogue import MANIFEST, verify
@@ -327,4 +328,30 @@ def test_download_killed_at_random_points_loses_nothing_and_leaves_nothing_half_
     assert "fetched" in final.stdout  # the kills left work for the last run
     assert (tmp_path / "notes.txt").read_text() == "mine"
     assert verify(tmp_path, SETS, manifest) == []
+    assert not (tmp_path / STAGING).exists()
+
+
+def test_every_file_that_cannot_be_fetched_is_named_not_only_the_first(tmp_path, server, manifest):
+    for stem in ("bird", "head"):
+        server.faults[upstream_path(manifest, "Set5", stem)] = "404"
+    with pytest.raises(DownloadError) as info:
+        fetch(tmp_path, server, manifest)
+    message = str(info.value)
+    assert "1 more files failed too" in message
+    assert "Set5/bird" in message and "Set5/head" in message
+
+
+def test_a_mirror_that_is_not_a_url_is_refused_before_anything_is_sent(tmp_path, manifest):
+    with pytest.raises(DataError, match="--mirror 'not a url' is not a URL"):
+        fetch_datasets([manifest["Set5"]], tmp_path, "not a url", retries=0, progress=False)
+
+
+def test_a_complete_fetch_leaves_no_staging_files_behind_even_from_a_killed_one(
+    tmp_path, server, manifest
+):
+    fetch(tmp_path, server, manifest)
+    leftovers = tmp_path / STAGING / "owner"
+    leftovers.mkdir(parents=True)
+    (leftovers / "tmpabc123").write_bytes(b"")  # what a kill -9 mid-download leaves
+    fetch(tmp_path, server, manifest)
     assert not (tmp_path / STAGING).exists()

@@ -17,7 +17,8 @@ from espcn_lightning.core.degradations import Bicubic, bicubic_upscaler
 from espcn_lightning.core.errors import RunDirError, WeightsError
 from espcn_lightning.evaluation.protocol import evaluate
 from espcn_lightning.inference.pretrained import load_model
-from espcn_lightning.training.runs import RunState, check_checkpoint, plan, resumed_step
+from espcn_lightning.training.checkpoints import check_checkpoint, resumed_step
+from espcn_lightning.training.runs import RunState, plan
 
 QUICK = [
     "experiment=smoke",
@@ -168,8 +169,9 @@ def test_a_missing_checkpoint_is_refused_before_any_data_is_prepared(tmp_path, t
 def test_a_truncated_last_checkpoint_names_the_intact_one(tmp_path, train_config):
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
-    torch.save({"epoch": 3, "state_dict": {}}, checkpoints / "best-epoch0003.ckpt")
-    torch.save({"epoch": 4, "state_dict": {"w": torch.zeros(1000)}}, checkpoints / "last.ckpt")
+    ours = {"global_step": 30, "state_dict": {"net.tail.bias": torch.zeros(1000)}}
+    torch.save({"epoch": 3, **ours}, checkpoints / "best-epoch0003.ckpt")
+    torch.save({"epoch": 4, **ours}, checkpoints / "last.ckpt")
     whole = (checkpoints / "last.ckpt").read_bytes()
     (checkpoints / "last.ckpt").write_bytes(whole[: len(whole) // 2])
     cfg = train_config(tmp_path, [f"paths.data_dir={tmp_path / 'nowhere'}", "ckpt_path=last"])

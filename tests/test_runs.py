@@ -17,16 +17,10 @@ from test_reliability import train_cmd
 
 from espcn_lightning.core.errors import RunDirError
 from espcn_lightning.inference.pretrained import load_model
+from espcn_lightning.training.checkpoints import epochs_done
 from espcn_lightning.training.identity import identity_changes
 from espcn_lightning.training.locks import DirLock
-from espcn_lightning.training.runs import (
-    FRESH,
-    RESUME,
-    Run,
-    RunState,
-    epochs_done,
-    plan,
-)
+from espcn_lightning.training.runs import FRESH, RESUME, Run, RunState, plan
 from espcn_lightning.training.sweep_results import read_curves
 
 

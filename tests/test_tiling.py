@@ -7,6 +7,7 @@ import pytest
 from benchmarks.memory import peak_memory
 from espcn_lightning import load_model
 from espcn_lightning.core.colour import enlarge_bicubic, upscale_rgb
+from espcn_lightning.core.hardware import native_bf16
 from espcn_lightning.core.network import ESPCN
 from espcn_lightning.core.tiling import receptive_radius, spans, tile_margin, tiled_upscaler
 from espcn_lightning.inference.engines import build
@@ -21,9 +22,11 @@ def random_image(shape, seed=0):
     return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
 
 
-@pytest.mark.parametrize("engine", ["eager", "bf16", "onnxruntime"])
+@pytest.mark.parametrize("engine", ["eager", "channels_last", "onnxruntime", "bf16"])
 @pytest.mark.parametrize("shape", [(150, 201, 3), (150, 201)])
 def test_tiled_upscaling_is_identical_to_upscaling_the_whole_image(net, engine, shape):
+    if engine == "bf16" and native_bf16():
+        pytest.skip("bf16 on a CPU with native bf16: tiles may round differently (README, Speed)")
     image = random_image(shape)
     upscale = build(engine, net)
     whole = upscale_rgb(image, upscale, net.scale)

@@ -44,6 +44,11 @@ class UpscaleError(UserError, RuntimeError):
     """Bad input or output path for upscaling; the message says which and what to do."""
 
 
+class OutputError(UserError, OSError):
+    """A file could not be written (no space, read-only, no permission, name too long); the
+    message names the path, the cause and what to do. Nothing half-written is left behind."""
+
+
 class RunDirError(UserError, RuntimeError):
     """A run or sweep dir cannot be used as asked (in use, another run's, a changed resume or
     sweep); the message says why and what to do instead. Nothing in the dir was changed."""

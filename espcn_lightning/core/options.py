@@ -25,3 +25,28 @@ def check_positive(option: str, value: object) -> int:
     if number is None or number < 1:
         raise ConfigError(f"{option}={value}: use a whole number of at least 1")
     return number
+
+
+def check_positive_number(option: str, value: object) -> float:
+    """A rate or size option: a number above 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{option}={value}: use a number above 0")
+    return float(value)
+
+
+def check_whole(option: str, value: object) -> int:
+    """A seed or count that may be 0 or negative, but must be a whole number."""
+    number = _whole(value)
+    if number is None:
+        raise ConfigError(f"{option}={value}: use a whole number")
+    return number
+
+
+def check_epochs(value: object) -> int:
+    """``trainer.max_epochs``: a whole number of at least 1 (Lightning's -1 trains forever)."""
+    if value == -1 or value is None:
+        raise ConfigError(
+            f"trainer.max_epochs={value} would train without end; give a number of epochs, "
+            "such as trainer.max_epochs=300"
+        )
+    return check_positive("trainer.max_epochs", value)

@@ -2,8 +2,11 @@
 
 Each tile is cut with a margin of real neighbouring pixels at least as wide as the network's
 receptive field (and the bicubic chroma kernel's reach); only the tile's centre is kept, so every
-output pixel sees exactly the context it sees in the whole image, and on the CPU engines the result
-is bit for bit the whole image's. On CUDA, cuDNN picks its convolution algorithm by shape, so a
+output pixel sees exactly the context it sees in the whole image, and with the fp32 CPU engines
+(eager, channels_last, onnxruntime) the result is bit for bit the whole image's; bf16 too where
+the CPU emulates it. With native bf16 (AMX, AVX-512 BF16) oneDNN may block a tile's convolutions
+unlike the whole image's, so its sums may round differently (seen on an Intel Xeon with AMX). On
+CUDA, cuDNN picks its convolution algorithm by shape, so a
 tile's sums may round differently: measured on an H200, up to 1 level apart in up to 2.9% of the
 values (none for fp16 at the default tile).
 Written by hand: torch's ``fold`` sums overlaps rather than cropping them, and no library in the

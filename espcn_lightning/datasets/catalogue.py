@@ -61,6 +61,8 @@ def dataset_files(
     """The sorted image files of one dataset, after checking its folder holds exactly its images."""
     dataset = lookup(name, manifest)
     data_dir = Path(data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataError(f"data directory {data_dir} is a file, not a folder; {_FIX}")
     if not data_dir.is_dir():
         raise DataError(f"data directory {data_dir} does not exist; {_FIX}")
     folder = data_dir / name

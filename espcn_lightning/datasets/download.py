@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -51,11 +52,23 @@ class Download:
 
 
 class DownloadError(DataError):
-    """A file could not be fetched; ``kind`` is "http", "network" or "checksum"."""
+    """A file could not be fetched; ``kind`` is "http", "network" or "checksum". ``others`` are
+    the further files of the same fetch that failed too, named in the message."""
 
-    def __init__(self, download: Download, kind: str, problem: str) -> None:
-        super().__init__(f"{download.label}: {problem} ({download.url})")
-        self.download, self.kind = download, kind
+    def __init__(
+        self, download: Download, kind: str, problem: str, others: tuple[DownloadError, ...] = ()
+    ) -> None:
+        text = f"{download.label}: {problem} ({download.url})"
+        if others:
+            listed = ", ".join(other.download.label for other in others[:5])
+            more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+            text += f"; {len(others)} more files failed too: {listed}{more}"
+        super().__init__(text)
+        self.download, self.kind, self.problem, self.others = download, kind, problem, others
+
+    def with_others(self, others: list[DownloadError]) -> DownloadError:
+        """This failure, its message naming the ``others`` that failed in the same fetch."""
+        return DownloadError(self.download, self.kind, self.problem, tuple(others))
 
 
 class ResumingDownloader:
@@ -113,7 +126,7 @@ def fetch_all(
 ) -> None:
     """Fetch every download into ``folder/key``, verified, and hand each to ``on_fetched`` at once.
 
-    The first failure cancels the files not yet started and is raised as a DownloadError; what was
+    Every file is tried; the failures are raised as one DownloadError that names them all. What was
     verified stays, and a partial file is resumed by the next call. ``progress=None`` shows a bar on
     a terminal only.
     """
@@ -147,12 +160,18 @@ def fetch_all(
         logger.setLevel("WARNING")  # the bar says it all; pooch logs a line per file
         pool = ThreadPoolExecutor(max_workers=max(1, workers))
         futures = [pool.submit(fetch, item) for item in downloads]
+        failures: list[DownloadError] = []
         try:
             for future in as_completed(futures):
-                future.result()
+                try:
+                    future.result()
+                except DownloadError as error:
+                    failures.append(error)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             logger.setLevel(level)
+        if failures:
+            raise failures[0].with_others(failures[1:])
 
 
 def _explain(item: Download, error: Exception, timeout: float) -> DownloadError:
@@ -178,6 +197,17 @@ def _explain(item: Download, error: Exception, timeout: float) -> DownloadError:
     else:
         problem = f"transfer failed ({type(error).__name__})"
     return DownloadError(item, "network", problem)
+
+
+def check_mirror(mirror: str) -> str:
+    """A mirror that is an http(s) or file URL, or a DataError saying so before anything is sent."""
+    parsed = urllib.parse.urlparse(mirror)
+    if parsed.scheme not in ("http", "https", "file") or not (parsed.netloc or parsed.path):
+        raise DataError(
+            f"--mirror {mirror!r} is not a URL; give one such as https://host/path (laid out as "
+            f"<mirror>/<owner>/<repo>/<commit>/<path>), or unset {MIRROR_VAR}"
+        )
+    return mirror
 
 
 def default_mirror() -> str:
@@ -208,7 +238,7 @@ def fetch_datasets(
     Raises DownloadError (naming the file and URL) on the first file that cannot be fetched; what
     was stored stays, and a rerun resumes.
     """
-    mirror = mirror or default_mirror()
+    mirror = check_mirror(mirror or default_mirror())
     todo: dict[str, tuple[Dataset, ImageEntry]] = {}
     differing = []
     for dataset in datasets:
@@ -247,5 +277,6 @@ def fetch_datasets(
             retries=retries,
             progress=progress,
         )
-        shutil.rmtree(staging, ignore_errors=True)
+    # Everything is stored: what a killed fetch left to resume (partial and temporary files) goes.
+    shutil.rmtree(data_dir / STAGING, ignore_errors=True)
     return Fetched(counts, differing)

@@ -126,7 +126,11 @@ def import_dataset(
             try:
                 read_image(path)
             except ImageReadError as error:
-                raise DataError(f"{error}; nothing was changed") from error
+                where = path if source.is_dir() else f"{source} (its {path.relative_to(folder)})"
+                raise DataError(
+                    f"{where}: not a readable image; replace it and import again; nothing was "
+                    "changed"
+                ) from error
             store_image(path, entry, staged, scratch)
         differing = [
             path.name

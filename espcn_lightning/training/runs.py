@@ -16,15 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-import torch
 import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from espcn_lightning.core.errors import RunDirError, WeightsError, user_error
+from espcn_lightning.core.errors import OutputError, RunDirError, user_error
 from espcn_lightning.core.files import atomic_output, is_scratch
-from espcn_lightning.inference.pretrained import intact
+from espcn_lightning.training.checkpoints import check_budget, check_checkpoint, last_checkpoint
 from espcn_lightning.training.identity import RUN, identity_changes
 from espcn_lightning.training.locks import DirLock, in_use
 
@@ -97,8 +96,11 @@ class RunState:
 
     @property
     def holds_a_run(self) -> bool:
-        """Whether a run got far enough here to leave something worth keeping."""
-        return bool(self.checkpoints) or (self.directory / SUMMARY).exists()
+        """Whether a run got far enough here to leave something worth keeping: checkpoints, or a
+        summary of a run that did not fail (one that failed before its first checkpoint, a
+        refused option say, left nothing to keep, and its dir may be used again)."""
+        failed_early = self.status == "failed" and not self.checkpoints
+        return bool(self.checkpoints) or ((self.directory / SUMMARY).exists() and not failed_early)
 
     @property
     def last_checkpoint(self) -> Path | None:
@@ -111,8 +113,9 @@ def plan(state: RunState, cfg: DictConfig, overrides: list[str], multirun: bool)
 
     A single run never goes into a dir that holds another run's checkpoints or summary unless
     asked to resume it (``ckpt_path``), and a resume, or a restart over an attempt killed before
-    its first checkpoint, keeps the run's identity (``identity.RUN``). A sweep job re-run with the
-    same overrides skips a completed job and resumes an interrupted one by itself.
+    its first checkpoint, keeps the run's identity (``identity.RUN``). Resuming a completed run
+    with the same budget is a SKIP: it would train nothing, and its records stay as they are. A
+    sweep job re-run with the same overrides skips a completed job and resumes an interrupted one.
     """
     where = state.directory
     if multirun and cfg.ckpt_path is None:
@@ -131,7 +134,8 @@ def plan(state: RunState, cfg: DictConfig, overrides: list[str], multirun: bool)
                 f"{where} already holds a run ({state.status}); pass ckpt_path=last to continue "
                 "it, or choose a new hydra.run.dir"
             )
-        check_identity(state, cfg, "a restart of a run killed before its first checkpoint")
+        if state.status != "failed":
+            check_identity(state, cfg, "a restart of a run killed before its first checkpoint")
         return FRESH
     source = checkpoint_run(cfg.ckpt_path, where)
     if source != where.resolve() and state.holds_a_run:
@@ -148,7 +152,15 @@ def plan(state: RunState, cfg: DictConfig, overrides: list[str], multirun: bool)
     check_identity(source_state, cfg, f"ckpt_path={cfg.ckpt_path}")
     if cfg.ckpt_path == "last" and state.last_checkpoint is None:
         return FRESH
+    if cfg.ckpt_path == "last" and state.status == "completed" and same_budget(state, cfg):
+        return SKIP
     return RESUME
+
+
+def same_budget(state: RunState, cfg: DictConfig) -> bool:
+    """Whether a resume asks for no more epochs than the run had (so it would train nothing)."""
+    saved = OmegaConf.select(state.config, "trainer.max_epochs") if state.config else None
+    return saved is not None and cfg.trainer.get("max_epochs") == saved
 
 
 def checkpoint_run(ckpt_path: str, run_dir: Path) -> Path:
@@ -171,76 +183,6 @@ def check_identity(state: RunState, cfg: DictConfig, what: str) -> None:
             f"{what}: this config changes the run in {state.directory}: {changes[0]}{more}; a "
             f"resume keeps its {', '.join(RUN[:-1])} and {RUN[-1]} (trainer settings "
             "such as max_epochs may change): train a new run into another dir instead"
-        )
-
-
-def last_checkpoint(checkpoints: Path) -> Path | None:
-    """The checkpoint ``ckpt_path=last`` resumes from, as Lightning picks it: the newest
-    ``last*.ckpt`` (a moved run's resume writes ``last-v1.ckpt``)."""
-    return max(checkpoints.glob("last*.ckpt"), key=lambda p: p.stat().st_mtime, default=None)
-
-
-def check_checkpoint(ckpt_path: str | None, checkpoints: Path) -> None:
-    """Refuse a ``ckpt_path`` that is missing or does not load before any data is prepared; for a
-    broken one, name the intact checkpoints beside it. ``last`` with no last checkpoint yet (a run
-    killed before its first) is left to Lightning, which starts afresh."""
-    if ckpt_path is None or ckpt_path in ("hpc", "best", "registry"):
-        return
-    if ckpt_path == "last":
-        path = last_checkpoint(checkpoints)
-        if path is None:
-            return
-    else:
-        path = Path(str(ckpt_path))
-        if not path.is_file():
-            raise WeightsError(
-                f"ckpt_path={ckpt_path}: no such checkpoint file; give ckpt_path=last to resume "
-                "this run dir, or the path of a .ckpt"
-            )
-    if intact(path):
-        return
-    others = [str(p) for p in sorted(path.parent.glob("*.ckpt")) if p != path and intact(p)]
-    hint = (
-        f"intact: {', '.join(others)}; resume from one with ckpt_path=PATH"
-        if others
-        else "no intact checkpoint is left beside it; start again in a new hydra.run.dir"
-    )
-    raise WeightsError(f"ckpt_path={ckpt_path}: {path} is truncated or corrupt; {hint}")
-
-
-def checkpoint_path(ckpt_path: str, run_dir: Path) -> Path | None:
-    """The file a ``ckpt_path`` setting names (for 'last', as Lightning resolves it)."""
-    return last_checkpoint(run_dir / "checkpoints") if ckpt_path == "last" else Path(ckpt_path)
-
-
-def epochs_done(path: Path) -> int:
-    """How many epochs a checkpoint of this project has trained (they are written at epoch ends)."""
-    return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"]) + 1
-
-
-def resumed_step(cfg: DictConfig) -> int | None:
-    """The global step a resume continues from (None for a new run): TensorBoard is told to drop
-    what a killed run logged past its last checkpoint, or the resumed epochs would show twice."""
-    if not cfg.ckpt_path or cfg.ckpt_path in ("hpc", "best", "registry"):
-        return None
-    path = checkpoint_path(str(cfg.ckpt_path), Path(cfg.paths.output_dir))
-    if path is None or not path.is_file():
-        return None
-    return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
-
-
-def check_budget(cfg: DictConfig, run_dir: Path) -> None:
-    """Refuse a resume whose ``trainer.max_epochs`` ends before the checkpoint's epoch (Lightning
-    would stop with a traceback)."""
-    path = checkpoint_path(cfg.ckpt_path, run_dir)
-    if path is None:
-        return
-    done = epochs_done(path)
-    budget = cfg.trainer.get("max_epochs")
-    if budget is not None and budget != -1 and budget < done:
-        raise RunDirError(
-            f"ckpt_path={cfg.ckpt_path}: that checkpoint has trained {done} epochs already, "
-            f"more than trainer.max_epochs={budget}; give trainer.max_epochs={done} or more"
         )
 
 
@@ -325,12 +267,14 @@ class Run:
             if error is not None and not self.finished:
                 interrupted = isinstance(error, KeyboardInterrupt | SystemExit)
                 refusal = user_error(error)
-                self.finish(
-                    {
-                        "status": "interrupted" if interrupted else "failed",
-                        "error": str(refusal) if refusal else f"{type(error).__name__}: {error}",
-                    }
-                )
+                outcome = {
+                    "status": "interrupted" if interrupted else "failed",
+                    "error": str(refusal) if refusal else f"{type(error).__name__}: {error}",
+                }
+                try:
+                    self.finish(outcome)
+                except OutputError as unwritten:  # a full disk: the error that ended the run stands
+                    log.warning("%s; the run's summary.json was not written", unwritten)
         finally:
             if self.lock is not None:
                 self.lock.release()

@@ -65,7 +65,8 @@ def expected_jobs(sweep_dir: Path) -> list[list[str]] | None:
     config = saved_config(sweep_dir)
     if config is None or OmegaConf.select(config, "hydra.sweeper._target_") != BASIC_SWEEPER:
         return None
-    params = cast(dict, OmegaConf.to_container(config.hydra.sweeper.get("params") or {}))
+    swept = config.hydra.sweeper.get("params")
+    params = cast(dict, OmegaConf.to_container(swept)) if swept is not None else {}
     arguments = [f"{key}={value}" for key, value in params.items()] + command_line(config)
     overrides = OverridesParser.create().parse_overrides(arguments)
     return [list(job) for job in BasicSweeper.split_arguments(overrides, None)[0]]

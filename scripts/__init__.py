@@ -1,0 +1,1 @@
+"""Lab scripts beside the library: screenshots, browser helpers for tests, the wheel check."""
