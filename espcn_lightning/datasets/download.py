@@ -60,11 +60,12 @@ class DownloadError(DataError):
     ) -> None:
         text = f"{download.label}: {problem} ({download.url})"
         if others:
-            listed = ", ".join(other.download.label for other in others[:5])
+            listed = ", ".join(other.label for other in others[:5])
             more = f" and {len(others) - 5} more" if len(others) > 5 else ""
             text += f"; {len(others)} more files failed too: {listed}{more}"
         super().__init__(text)
         self.download, self.kind, self.problem, self.others = download, kind, problem, others
+        self.label: str = download.label
 
     def with_others(self, others: list[DownloadError]) -> DownloadError:
         """This failure, its message naming the ``others`` that failed in the same fetch."""
