@@ -28,7 +28,7 @@ from espcn_lightning.inference.engines import (
     build,
     keep_freed_memory,
 )
-from espcn_lightning.upscale import upscale_video
+from espcn_lightning.inference.video import stream_video
 
 
 def panning_frames(data_dir: Path, scale: int, count: int) -> list[np.ndarray]:
@@ -63,7 +63,7 @@ def bench_video(net: ESPCN, data_dir: Path, frames: int, engine: str, suffix: st
         write_clip(source, "MJPG", panning_frames(data_dir, net.scale, frames))
         start = time.perf_counter()
         enlarge = tiled_upscaler(upscale, net.scale, tile_margin(net))
-        done = upscale_video(source, target, enlarge, net.scale, False, progress=False)
+        done = stream_video(source, target, enlarge, net.scale, False, progress=False)
         seconds = time.perf_counter() - start
     return {
         "engine": engine,

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from espcn_lightning.core.network import ESPCN
 from espcn_lightning.inference.pretrained import load_model
+from espcn_lightning.inference.upscaling import upscale_image, upscale_video
 
 #: The Hydra configs of ``train`` and ``evaluate``; add your own beside them with ``--config-dir``.
 CONFIG_DIR = Path(__file__).parent / "conf"
 
-__all__ = ["CONFIG_DIR", "ESPCN", "load_model"]
+__all__ = ["CONFIG_DIR", "ESPCN", "load_model", "upscale_image", "upscale_video"]
 __version__ = "0.1.0"

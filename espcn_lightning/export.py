@@ -1,5 +1,6 @@
-"""Export a model to ONNX with dynamic batch, height and width:
-``python -m espcn_lightning.export --model NAME --onnx out.onnx``."""
+"""Export a model: to ONNX with dynamic batch, height and width
+(``python -m espcn_lightning.export --model NAME --onnx out.onnx``), or as a model folder in the
+Hugging Face Hub's format, ready for ``push_to_hub`` (``--hub FOLDER``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from espcn_lightning.core.errors import UpscaleError, one_line_errors
 from espcn_lightning.inference.engines import export_onnx
-from espcn_lightning.inference.pretrained import DEFAULT_MODELS, load_model
+from espcn_lightning.inference.pretrained import DEFAULT_MODELS, load_model, save_pretrained
 
 
 def check_target(path: Path, overwrite: bool) -> None:
@@ -31,13 +32,23 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m espcn_lightning.export", description=__doc__)
     parser.add_argument("--model", default=DEFAULT_MODELS[3], help="shipped name or .pt/.ckpt")
-    parser.add_argument("--onnx", type=Path, required=True, help="output .onnx path")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    parser.add_argument("--onnx", type=Path, help="output .onnx path")
+    parser.add_argument(
+        "--hub", type=Path, help="output folder: model.safetensors, config.json, model card"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing .onnx file")
     args = parser.parse_args(argv)
-    check_target(args.onnx, args.overwrite)
+    if args.onnx is None and args.hub is None:
+        raise UpscaleError("give --onnx FILE.onnx, --hub FOLDER, or both")
+    if args.onnx is not None:
+        check_target(args.onnx, args.overwrite)
     net = load_model(args.model)
-    export_onnx(net, args.onnx)
-    print(f"wrote {args.onnx} (x{net.scale}, dynamic batch/height/width)")
+    if args.onnx is not None:
+        export_onnx(net, args.onnx)
+        print(f"wrote {args.onnx} (x{net.scale}, dynamic batch/height/width)")
+    if args.hub is not None:
+        save_pretrained(net, args.hub)
+        print(f"wrote {args.hub} (model.safetensors, config.json, README.md: the Hub's format)")
     return 0
 
 

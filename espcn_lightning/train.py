@@ -23,7 +23,13 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 
 from espcn_lightning.core.errors import one_line_errors
-from espcn_lightning.core.hardware import cpu_cores, limit_threads, thread_share, training_precision
+from espcn_lightning.core.hardware import (
+    cpu_cores,
+    limit_threads,
+    slurm_cpus,
+    thread_share,
+    training_precision,
+)
 from espcn_lightning.core.network import ESPCN
 from espcn_lightning.core.options import check_epochs, check_positive_number, check_whole
 from espcn_lightning.evaluation.protocol import evaluate
@@ -151,11 +157,13 @@ def train(cfg: DictConfig) -> dict:
 
 
 def job_threads(cfg: DictConfig) -> int | None:
-    """Threads for this job: ``threads`` if set, else its share of the cores when a launcher runs
-    ``hydra.launcher.n_jobs`` jobs at once (joblib's -1 is one per core), else None (torch's own
-    default, every core)."""
+    """Threads for this job: ``threads`` if set, else the CPUs SLURM granted it, else its share of
+    the cores when a launcher runs ``hydra.launcher.n_jobs`` jobs at once (joblib's -1 is one per
+    core), else None (torch's own default, every core)."""
     if cfg.get("threads") is not None:
         return int(cfg.threads)
+    if (granted := slurm_cpus()) is not None:
+        return granted
     hydra_cfg = HydraConfig.get()
     n_jobs = hydra_cfg.launcher.get("n_jobs") if hydra_cfg.mode == RunMode.MULTIRUN else None
     if n_jobs is None:

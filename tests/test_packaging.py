@@ -36,7 +36,7 @@ def test_the_wheel_carries_every_config_and_data_file_of_the_package():
     needed = [
         p.relative_to(package).as_posix()
         for p in package.rglob("*")
-        if p.is_file() and p.suffix in (".yaml", ".json", ".pt")
+        if p.is_file() and p.suffix in (".yaml", ".json", ".safetensors", ".md")
     ]
     assert needed
     missing = [f for f in needed if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)]

@@ -40,8 +40,9 @@ def readme_psnr(model: str) -> dict[str, float]:
 def test_the_shipped_models_ship_with_their_provenance():
     assert set(SHIPPED) <= set(shipped_models())
     for name in SHIPPED:
-        meta = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
-        assert f"_x{meta['config']['scale']}_" in name
+        config = json.loads((WEIGHTS_DIR / name / "config.json").read_text())
+        meta = config["provenance"]
+        assert f"_x{config['scale']}_" in name
         assert meta["command"].startswith("python -m espcn_lightning.train")
         assert (
             meta["train_seconds"] > 0

@@ -18,7 +18,8 @@ from espcn_lightning.core.images import read_image
 from espcn_lightning.core.tiling import tile_margin, tiled_upscaler
 from espcn_lightning.export import main as export_main
 from espcn_lightning.inference.engines import build, export_onnx
-from espcn_lightning.upscale import few_threads, main, upscale_video, video_workers
+from espcn_lightning.inference.video import few_threads, stream_video, video_workers
+from espcn_lightning.upscale import main
 
 
 @pytest.fixture
@@ -354,9 +355,9 @@ def test_video_frames_are_those_of_the_per_frame_image_path(tmp_path, monkeypatc
     upscale = build(engine, net)
     expected = [cv2.cvtColor(upscale_rgb(f, upscale, 3), cv2.COLOR_RGB2BGR) for f in decoded]
     RecordingWriter.frames = []
-    monkeypatch.setattr("espcn_lightning.upscale.cv2.VideoWriter", RecordingWriter)
+    monkeypatch.setattr("espcn_lightning.inference.video.cv2.VideoWriter", RecordingWriter)
     enlarge = tiled_upscaler(upscale, 3, tile_margin(net))
-    assert upscale_video(source, target, enlarge, 3, False, progress=False) == 5
+    assert stream_video(source, target, enlarge, 3, False, progress=False) == 5
     assert len(RecordingWriter.frames) == len(expected)
     assert all(np.array_equal(a, b) for a, b in zip(RecordingWriter.frames, expected, strict=True))
 
@@ -364,7 +365,7 @@ def test_video_frames_are_those_of_the_per_frame_image_path(tmp_path, monkeypatc
 def test_video_frames_are_upscaled_one_per_core_on_up_to_four_cores(monkeypatch):
     threads = torch.get_num_threads()
     for cores, workers, per_frame in ((1, 1, 1), (2, 2, 1), (4, 4, 1), (16, 4, 4)):
-        monkeypatch.setattr("espcn_lightning.upscale.cpu_cores", lambda cores=cores: cores)
+        monkeypatch.setattr("espcn_lightning.inference.video.cpu_cores", lambda cores=cores: cores)
         assert video_workers() == workers
         with few_threads():
             assert torch.get_num_threads() == per_frame

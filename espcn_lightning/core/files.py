@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from espcn_lightning.core.errors import OutputError
+from espcn_lightning.core.errors import OutputError, UpscaleError
 
 #: Every scratch file's name holds this, so a run dir's leftovers of killed writers can be found.
 SCRATCH_MARK = ".partial"
@@ -104,3 +104,40 @@ def atomic_output(target: Path, durable: bool = False) -> Iterator[Path]:
 def is_scratch(path: Path) -> bool:
     """Whether ``path`` is an ``atomic_output`` scratch file (a killed writer's, if it stays)."""
     return path.name.startswith(".") and SCRATCH_MARK in path.name
+
+
+def prepare_output(
+    source: Path, target: Path, overwrite: bool, suffixes: tuple[str, ...], kind: str
+) -> None:
+    """Refuse, before any work, an output that cannot be written or would replace the input or an
+    existing file without --overwrite; then create its folder. ``kind`` names what is written
+    (``a video``, ``an image``), whose file ``suffixes`` the output must have."""
+    if target.is_dir():
+        raise UpscaleError(
+            f"{target} is a folder; give a file path, such as {target / source.name}"
+        )
+    if target.suffix.lower() not in suffixes:
+        raise UpscaleError(
+            f"{target}: {source.name} is {kind}, written as {', '.join(suffixes)}; "
+            "choose an output ending in one of those"
+        )
+    if target.exists() and source.exists() and os.path.samefile(source, target):
+        raise UpscaleError(
+            f"{target}: output is the input (the same file, perhaps through a link); "
+            "choose another output path"
+        )
+    if target.exists() and not overwrite:
+        raise UpscaleError(f"{target} already exists; pass --overwrite to replace it")
+    make_folder(target.parent)
+
+
+def make_folder(folder: Path) -> None:
+    """Create an output folder (and its parents), or say why it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        raise UpscaleError(
+            f"cannot create folder {folder}: a file is in the way ({error})"
+        ) from error
+    except OSError as error:
+        raise UpscaleError(f"cannot create folder {folder} ({error.strerror})") from error

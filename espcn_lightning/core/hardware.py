@@ -24,6 +24,16 @@ def cpu_cores() -> int:
     return os.cpu_count() or 1
 
 
+def slurm_cpus() -> int | None:
+    """The CPUs SLURM granted this task (``SLURM_CPUS_PER_TASK``, at most the cores it may run on,
+    where SLURM binds them), or None outside a SLURM job: a cluster that binds no cores leaves
+    every core visible, so the job must take its share from SLURM's variables."""
+    granted = os.environ.get("SLURM_CPUS_PER_TASK")
+    if granted is None or not granted.isdigit():
+        return None
+    return max(1, min(int(granted), cpu_cores()))
+
+
 def thread_share(n_jobs: int, cores: int | None = None) -> int:
     """Threads for one of ``n_jobs`` jobs running at once: an equal share of the cores, at
     least one. More threads than cores makes OpenMP's spinning threads wait on each other."""

@@ -72,7 +72,7 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
                 )
             image.load()
             ImageOps.exif_transpose(image, in_place=True)
-            return _normalise_mode(image, path)
+            return normalise_mode(image, path)
     except ImageReadError:
         raise
     except FileNotFoundError as error:
@@ -83,7 +83,7 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
         ) from error
 
 
-def _normalise_mode(image: Image.Image, path: Path) -> np.ndarray:
+def normalise_mode(image: Image.Image, path: Path) -> np.ndarray:
     """Convert a decoded Pillow image of any mode to a uint8 grey or RGB array."""
     mode = image.mode
     if mode in ("1", "L", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"):

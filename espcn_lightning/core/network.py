@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+from huggingface_hub import ModelCard, PyTorchModelHubMixin
 from torch import nn
 
 from espcn_lightning.core.errors import ConfigError
@@ -14,13 +15,26 @@ from espcn_lightning.core.reparam import RepConv2d
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
-class ESPCN(nn.Module):
+class ESPCN(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="espcn-lightning",
+    license="mit",
+    pipeline_tag="image-to-image",
+    tags=["super-resolution", "espcn"],
+):
     """Shi et al. 2016: f1 x f1 x n1, f2 x f2 x n2, f3 x f3 x r^2, PixelShuffle; one channel (Y).
 
     Input and output are the studio-swing Y divided by 255; the network works on Y - 0.5 so that
     the tanh units start near their linear range. With ``branches`` (reparam.BRANCHES) each
     convolution trains as a sum of branches; ``fold()`` gives the plain network it equals.
+    In the Hugging Face Hub's format (huggingface_hub's model mixin): ``save_pretrained(folder)``
+    writes model.safetensors, config.json and a model card; ``ESPCN.from_pretrained(folder or
+    repo id)`` reads them (strictly: a file of other shapes or extra keys is refused).
     """
+
+    #: How the network was made (training data, recipe, scores, command, commit), for its card.
+    provenance: dict
 
     def __init__(
         self,
@@ -45,6 +59,7 @@ class ESPCN(nn.Module):
         )
         self.tail = self._conv(n2, channels * scale**2, f3)
         self.shuffle = nn.PixelShuffle(scale)
+        self.provenance = {}
         self.reset_parameters()
 
     def _conv(self, in_channels: int, out_channels: int, size: int) -> nn.Module:
@@ -92,6 +107,17 @@ class ESPCN(nn.Module):
             config.update(branches=list(self.branches), expand=self.expand)
         return config
 
+    def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
+        """This network's card (``model_card``), which ``save_pretrained`` and ``push_to_hub``
+        write beside the weights."""
+        return ModelCard(model_card(self.config(), self.provenance))
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, strict: bool = True, **kwargs: Any) -> ESPCN:
+        """The mixin's loading, always strict: weights of another shape or with extra keys are
+        refused, never half-loaded."""
+        return super()._from_pretrained(model_id=model_id, strict=True, **kwargs)
+
     @torch.no_grad()
     def fold(self) -> ESPCN:
         """The plain ESPCN this network equals (itself when it has no branches): every
@@ -116,3 +142,51 @@ def rebuild(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> ESP
     net = ESPCN(**{k: v for k, v in config.items() if not k.startswith("_")})
     net.load_state_dict(state)
     return net.fold()
+
+
+def model_card(config: Mapping[str, Any], provenance: Mapping[str, Any]) -> str:
+    """A Hub model card for a network: what it is, its scores beside the paper's protocol, how it
+    was trained (command, commit, data) and how to load it."""
+    scale = config["scale"]
+    scores = {
+        key.split("/")[1].removesuffix("_psnr"): value
+        for key, value in provenance.items()
+        if key.startswith("test/") and isinstance(value, int | float)
+    }
+    rows = "".join(f"| {name} | {value:.2f} |\n" for name, value in scores.items())
+    table = f"| Test set | PSNR (dB, Y) |\n|---|---:|\n{rows}" if rows else "Not scored yet.\n"
+    return f"""---
+library_name: espcn-lightning
+license: mit
+pipeline_tag: image-to-image
+tags: [super-resolution, espcn]
+---
+
+# ESPCN x{scale} ({config["activation"]})
+
+ESPCN (Shi et al., CVPR 2016): three convolutions on the luma channel (studio-swing Y / 255) and a
+sub-pixel layer, {config["widths"][0]}-{config["widths"][1]} channels, kernels
+{"-".join(str(k) for k in config["kernels"])}; trained with espcn-lightning.
+
+## Scores
+
+The field's protocol (MATLAB bicubic degradation, Y channel, {scale} pixels shaved):
+
+{table}
+SuperTexture136, the paper's fifth test set, is not public and is not scored.
+
+## Training
+
+- Command: `{provenance.get("equivalent_now") or provenance.get("command", "unknown")}`
+- Commit: `{provenance.get("commit", "unknown")}`; epochs: {provenance.get("epochs", "unknown")}
+- Data: {provenance.get("data", "T91 (and BSDS300 train, for the _291 models), as the recipe says")}
+- Licence: MIT (weights and code)
+
+## Use
+
+```python
+from espcn_lightning import ESPCN, upscale_image
+net = ESPCN.from_pretrained("FOLDER_OR_REPO_ID")   # Y / 255 in, Y / 255 out
+upscale_image("photo.jpg", model="FOLDER").save("photo_x{scale}.png")
+```
+"""

@@ -1,15 +1,21 @@
 """Weights as files: save a trained network with its config, load shipped or user weights safely.
 
-A weights file is a plain ``state_dict`` (``NAME.pt``) beside ``NAME.json`` (architecture and
-provenance). Loading uses ``torch.load(weights_only=True)``: no pickled code is ever executed.
+The shipped models are folders in the Hugging Face Hub's format (``weights/NAME/``:
+model.safetensors, config.json with the architecture and provenance, a model card), as
+``ESPCN.save_pretrained`` writes them. A training run writes ``model.pt`` (a plain state dict)
+beside ``model.json``; Lightning's ``.ckpt`` files load too. Nothing loaded ever executes code:
+safetensors holds tensors only, and ``torch.load`` runs with ``weights_only=True``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file as load_safetensors
 
 from espcn_lightning.core.errors import WeightsError
 from espcn_lightning.core.files import atomic_output
@@ -21,9 +27,13 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 DEFAULT_MODELS = {2: "espcn_x2_relu_291", 3: "espcn_x3_relu_291", 4: "espcn_x4_relu_291"}
 
 
+#: The files of a model folder in the Hub's format.
+HUB_WEIGHTS, HUB_CONFIG = "model.safetensors", "config.json"
+
+
 def shipped_models() -> list[str]:
     """Names of the weights that ship with the package."""
-    return sorted(path.stem for path in WEIGHTS_DIR.glob("*.pt"))
+    return sorted(path.parent.name for path in WEIGHTS_DIR.glob(f"*/{HUB_WEIGHTS}"))
 
 
 def save_weights(net: ESPCN, path: str | Path, provenance: dict | None = None) -> Path:
@@ -50,16 +60,36 @@ def default_model(scale: int) -> str:
 
 
 def _resolve(name_or_path: str | Path) -> Path:
-    """A shipped model name or a path to a .pt / .ckpt file."""
+    """A shipped model name, a model folder (Hub format) or a path to a .pt / .ckpt file."""
     if str(name_or_path) in shipped_models():
-        return WEIGHTS_DIR / f"{name_or_path}.pt"
+        return WEIGHTS_DIR / str(name_or_path)
     path = Path(name_or_path)
-    if not path.is_file():
+    if not (path.is_file() or (path / HUB_WEIGHTS).is_file()):
         raise WeightsError(
-            f"{name_or_path}: neither a shipped model ({', '.join(shipped_models()) or 'none'}) "
-            "nor an existing .pt/.ckpt file; check the name or path"
+            f"{name_or_path}: neither a shipped model ({', '.join(shipped_models()) or 'none'}), "
+            f"a folder with {HUB_WEIGHTS}, nor an existing .pt/.ckpt file; check the name or path"
         )
     return path
+
+
+def _hub_folder(folder: Path) -> tuple[dict, dict, dict]:
+    """State dict, network config and provenance of a model folder in the Hub's format."""
+    fix = f"restore the {HUB_CONFIG} that was saved with {HUB_WEIGHTS}"
+    try:
+        meta = json.loads((folder / HUB_CONFIG).read_text())
+    except FileNotFoundError as error:
+        raise WeightsError(f"{folder}: no {HUB_CONFIG} beside {HUB_WEIGHTS}; {fix}") from error
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WeightsError(f"{folder / HUB_CONFIG}: not valid JSON ({error}); {fix}") from error
+    try:
+        state = load_safetensors(folder / HUB_WEIGHTS)
+    except Exception as error:
+        raise WeightsError(
+            f"{folder / HUB_WEIGHTS}: not a readable safetensors file ({type(error).__name__}); "
+            "save the model again"
+        ) from error
+    provenance = meta.pop("provenance", {}) if isinstance(meta, dict) else {}
+    return state, meta, provenance
 
 
 def _read(path: Path) -> dict:
@@ -120,7 +150,11 @@ def load_model(name_or_path: str | Path, scale: int | None = None) -> ESPCN:
     Input: (N, 1, h, w) float, studio-swing Y / 255; output (N, 1, r*h, r*w); ``.scale`` is r.
     """
     path = _resolve(name_or_path)
-    state, config = _state_and_config(path)
+    provenance: dict = {}
+    if path.is_dir():
+        state, config, provenance = _hub_folder(path)
+    else:
+        state, config = _state_and_config(path)
     if scale is not None and config.get("scale") != scale:
         raise WeightsError(
             f"{path}: model is for x{config.get('scale')}, not x{scale}; pick a x{scale} model"
@@ -132,6 +166,26 @@ def load_model(name_or_path: str | Path, scale: int | None = None) -> ESPCN:
             f"{path}: config {config} does not describe an ESPCN ({error})"
         ) from error
     except RuntimeError as error:
-        first = str(error).splitlines()[0]
+        first = str(error).splitlines()[1 if "\n" in str(error) else 0].strip()
         raise WeightsError(f"{path}: weights do not fit {config} ({first})") from error
+    net.provenance = provenance
     return net.eval()
+
+
+def save_pretrained(net: ESPCN, folder: str | Path, provenance: dict | None = None) -> Path:
+    """Write ``net`` as a model folder in the Hub's format (model.safetensors, config.json with
+    the provenance, a model card), whole or not at all: built beside ``folder``, then renamed
+    into place. An existing folder is refused (nothing is overwritten)."""
+    folder = Path(folder)
+    if folder.exists():
+        raise WeightsError(f"{folder} exists; give a new folder for the model")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(scratch, ignore_errors=True)
+    net.provenance = dict(provenance or net.provenance)
+    try:
+        net.save_pretrained(scratch, config=net.config() | {"provenance": net.provenance})
+        os.replace(scratch, folder)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return folder

@@ -18,6 +18,7 @@ import atexit
 import copy
 import logging
 import os
+import subprocess
 from collections.abc import Callable, Sequence
 from itertools import groupby
 from pathlib import Path
@@ -232,3 +233,45 @@ if JoblibLauncher is not None:
                 )
                 for number, overrides in jobs
             )
+
+
+def accounting_off() -> bool:
+    """Whether the SLURM cluster keeps no job accounting (``sacct`` refuses to answer)."""
+    try:
+        asked = subprocess.run(["sacct", "-n", "-X", "-j", "1"], capture_output=True, text=True)
+    except OSError:
+        return False
+    return asked.returncode != 0 and "disabled" in f"{asked.stdout}{asked.stderr}".lower()
+
+
+def quiet_sacct() -> None:
+    """submitit polls ``sacct`` for job states, and each failed poll prints sacct's error and a
+    warning; where the cluster keeps no accounting every poll fails. Say so once and do not poll:
+    submitit reads each job's outcome from its result file all the same."""
+    if not accounting_off():
+        return
+    from submitit.slurm.slurm import SlurmJob
+
+    SlurmJob.watcher._make_command = lambda: None  # type: ignore[method-assign]
+    log.warning(
+        "SLURM accounting is off on this cluster (sacct fails): job states come from submitit's "
+        "result files instead"
+    )
+
+
+try:
+    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
+except ImportError:  # pip install "espcn-lightning[sweep]" for SLURM
+    SlurmLauncher = None
+
+if SlurmLauncher is not None:
+
+    class ResumableSlurmLauncher(Resuming, SlurmLauncher):
+        """Hydra's submitit SLURM launcher, resuming (``hydra/launcher=slurm``): a re-run submits
+        only the jobs not completed, and a job requeued on preemption or timeout resumes from
+        its last checkpoint (its run dir says so; submitit resubmits the same job)."""
+
+        def launch_numbered(self, jobs: Numbered) -> Sequence[JobReturn]:
+            """Each run of consecutive job numbers as one job array, sacct's warnings quieted."""
+            quiet_sacct()
+            return super().launch_numbered(jobs)

@@ -1,0 +1,205 @@
+"""Sweeps and DDP on a real one-node SLURM cluster (marker ``slurm``; ``make test-slurm``): jobs
+completed through ``hydra/launcher=slurm`` with their runs and reports, preemption and timeouts
+requeued and resumed, re-runs that submit only what is not completed, each job on the CPUs it was
+granted, and DDP over two tasks under srun."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from slurm_cluster import Cluster, missing
+
+pytestmark = pytest.mark.slurm
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """The test cluster, started once for the module (skipped with the reason where it cannot
+    be, unless ESPCN_REQUIRE_SLURM is set: then that is a failure)."""
+    reason = missing()
+    if reason is not None:
+        if os.environ.get("ESPCN_REQUIRE_SLURM"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="pip install .[sweep]")
+    running = Cluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+def sweep_cmd(sweep_dir: Path, data_dir: Path, *overrides: str) -> list[str]:
+    """A smoke sweep on the cluster, one CPU a job, as a user would type it."""
+    return [
+        sys.executable,
+        "-m",
+        "espcn_lightning.train",
+        "-m",
+        "experiment=smoke",
+        "report_sets=[]",
+        "image_every_n_epochs=0",
+        "trainer.enable_progress_bar=false",
+        f"paths.data_dir={data_dir}",
+        "hydra/launcher=slurm",
+        "hydra.launcher.gpus_per_node=0",
+        "hydra.launcher.cpus_per_task=1",
+        "hydra.launcher.mem_gb=1",
+        "hydra.launcher.timeout_min=10",
+        f"hydra.sweep.dir={sweep_dir}",
+        *overrides,
+    ]
+
+
+def submitted(sweep_dir: Path) -> int:
+    """How many array tasks submitit has submitted into this sweep dir (one folder each)."""
+    folder = sweep_dir / ".submitit"
+    return sum(1 for p in folder.iterdir() if "_" in p.name) if folder.is_dir() else 0
+
+
+def summary(job_dir: Path) -> dict:
+    return json.loads((job_dir / "summary.json").read_text())
+
+
+def launch(cluster, command, timeout=600) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        command, env=cluster.env, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def release_requeued(cluster) -> None:
+    """SLURM holds a requeued job about two minutes (its begin time); let it start now."""
+    for job in cluster.jobs():
+        cluster.run("scontrol", "update", f"JobId={job}", "StartTime=now")
+
+
+def test_a_sweep_of_four_jobs_completes_on_its_cpus_reports_and_is_never_submitted_twice(
+    cluster, data_dir, tmp_path
+):
+    sweep_dir = tmp_path / "sweep"
+    command = sweep_cmd(sweep_dir, data_dir, "seed=1,2", "data.batch_size=8,16")
+    first = launch(cluster, command)
+    assert "accounting is off" in first.stderr + first.stdout
+    assert first.stderr.count("Slurm accounting storage is disabled") == 0
+    assert submitted(sweep_dir) == 4
+    for number in range(4):
+        job = sweep_dir / str(number)
+        assert summary(job)["status"] == "completed"
+        assert summary(job)["threads"] == 1  # cpus_per_task, not the node's 2 cores
+        assert list((job / "tensorboard").glob("events.out.tfevents.*"))
+    report = subprocess.run(
+        [sys.executable, "-m", "espcn_lightning.report", str(sweep_dir)],
+        capture_output=True,
+        text=True,
+    )
+    assert report.returncode == 0 and (sweep_dir / "report.html").is_file()
+    again = launch(cluster, command)
+    assert submitted(sweep_dir) == 4
+    assert again.stderr.count("completed before: skipped") == 4
+
+
+def test_a_killed_sweep_rerun_submits_only_the_jobs_not_completed(cluster, data_dir, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    command = sweep_cmd(
+        sweep_dir,
+        data_dir,
+        "seed=1,2,3",
+        "trainer.max_epochs=6",
+        "hydra.launcher.array_parallelism=1",
+    )
+    launcher = subprocess.Popen(
+        command, env=cluster.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    wait_for(lambda: (sweep_dir / "0" / "summary.json").is_file(), 300, "the first job")
+    launcher.send_signal(signal.SIGKILL)
+    launcher.wait()
+    cluster.run("scancel", "--full", "--user=root")  # the cluster drops the rest with the sweep
+    wait_for(lambda: not cluster.jobs(), 60, "the cancelled jobs to leave the queue")
+    before = submitted(sweep_dir)
+    done = [n for n in range(3) if (sweep_dir / str(n) / "summary.json").is_file()]
+    done = [n for n in done if summary(sweep_dir / str(n))["status"] == "completed"]
+    launch(cluster, command)
+    assert submitted(sweep_dir) - before == 3 - len(done)
+    assert all(summary(sweep_dir / str(n))["status"] == "completed" for n in range(3))
+
+
+@pytest.mark.parametrize("how", ["preempted", "timed out"])
+def test_a_job_preempted_or_out_of_time_is_requeued_and_resumes_from_its_checkpoint(
+    cluster, data_dir, tmp_path, how
+):
+    sweep_dir = tmp_path / "sweep"
+    limit = (
+        ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=45"]
+        if how == "timed out"
+        else []
+    )
+    command = sweep_cmd(sweep_dir, data_dir, "seed=1", "trainer.max_epochs=40", *limit)
+    launcher = subprocess.Popen(
+        command, env=cluster.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    job = sweep_dir / "0"
+    wait_for(lambda: (job / "checkpoints" / "last.ckpt").is_file(), 300, "a first checkpoint")
+    if how == "preempted":
+        for queued in cluster.jobs():
+            cluster.run("scancel", "--signal=USR2", queued)
+    wait_for(
+        lambda: "Restarts=1" in cluster.run("scontrol", "show", "job").stdout, 120, "a requeue"
+    )
+    release_requeued(cluster)
+    _, errors = launcher.communicate(timeout=600)
+    assert launcher.returncode == 0, errors[-3000:]
+    outcome = summary(job)
+    assert outcome["status"] == "completed" and outcome["epochs"] == 40
+    assert outcome["resumed_from"] == "checkpoints/last.ckpt"
+
+
+def test_ddp_over_two_tasks_under_srun_matches_ddp_on_two_local_processes(
+    cluster, data_dir, tmp_path
+):
+    ddp = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_epochs=2"]
+    sweep_dir = tmp_path / "sweep"
+    launch(
+        cluster, sweep_cmd(sweep_dir, data_dir, "seed=3", *ddp, "hydra.launcher.tasks_per_node=2")
+    )
+    job = sweep_dir / "0"
+    assert len(list((job / "tensorboard").glob("events.out.tfevents.*"))) == 1
+    local_dir = tmp_path / "local"
+    local = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "espcn_lightning.train",
+            "experiment=smoke",
+            "report_sets=[]",
+            "image_every_n_epochs=0",
+            "trainer.enable_progress_bar=false",
+            f"paths.data_dir={data_dir}",
+            f"hydra.run.dir={local_dir}",
+            "seed=3",
+            *ddp,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert local.returncode == 0, local.stderr[-3000:]
+    assert summary(job)["best_val_psnr"] == pytest.approx(
+        summary(local_dir)["best_val_psnr"], abs=0.01
+    )
