@@ -15,14 +15,16 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+import requests
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig
 
-from espcn_lightning.core.errors import one_line_errors
+from espcn_lightning.core.errors import ConfigError, one_line_errors
 from espcn_lightning.core.hardware import (
     cpu_cores,
     limit_threads,
@@ -102,6 +104,34 @@ def report_scores(net: ESPCN, cfg: DictConfig, trainer: L.Trainer) -> dict[str, 
     return scores
 
 
+def keep_artifacts(trainer: L.Trainer, paths: list[Path]) -> None:
+    """Hand files (the exported weights) to the loggers that keep artifacts (MLflow), and the
+    best validation PSNR to every logger."""
+    best = trainer.checkpoint_callback
+    score = getattr(best, "best_model_score", None)
+    for logger in trainer.loggers:
+        if score is not None:
+            logger.log_metrics({"best/val_psnr": float(score)}, step=trainer.global_step)
+        if isinstance(logger, MLFlowLogger) and logger.run_id is not None:
+            for path in paths:
+                logger.experiment.log_artifact(logger.run_id, str(path))
+
+
+def check_tracking_servers(cfg: DictConfig) -> None:
+    """Refuse an MLflow tracking server that does not answer, before any data is prepared."""
+    for logger in (cfg.get("logger") or {}).values():
+        uri = str(logger.get("tracking_uri", "")) if logger is not None else ""
+        if not uri.startswith(("http://", "https://")):
+            continue
+        try:
+            requests.get(f"{uri.rstrip('/')}/health", timeout=10).raise_for_status()
+        except requests.RequestException as error:
+            raise ConfigError(
+                f"logger.mlflow.tracking_uri={uri}: no MLflow server answers there "
+                f"({type(error).__name__}); start it, or log to a folder (drop tracking_uri)"
+            ) from error
+
+
 def check_options(cfg: DictConfig) -> None:
     """Refuse a config that cannot train before the run dir is claimed (a refused run leaves no
     trace there): the options Lightning or torch would reject after set-up, and every check the
@@ -109,6 +139,7 @@ def check_options(cfg: DictConfig) -> None:
     check_whole("seed", cfg.seed)
     check_epochs(cfg.trainer.get("max_epochs"))
     check_positive_number("optim.optimizer.lr", cfg.optim.optimizer.get("lr"))
+    check_tracking_servers(cfg)
     probe = copy.deepcopy(cfg)  # instantiate resolves the interpolations it follows in place
     instantiate(probe.data, degradation=instantiate(probe.degradation))
     instantiate(probe.module)
@@ -146,6 +177,7 @@ def train(cfg: DictConfig) -> dict:
             }
             out = Path(cfg.paths.output_dir) / "model.pt"
             save_weights(best, out, provenance)
+            keep_artifacts(trainer, [out, out.with_suffix(".json")])
             log.info(
                 "best val PSNR %.3f dB after %d epochs (%.0f s); weights: %s",
                 summary["best_val_psnr"],

@@ -140,7 +140,8 @@ def _summary(tag: str, **data: object) -> Summary:
 
 class TensorBoardDashboard(L.Callback):
     """At train start (never for a run that fails before), write the layout and hyperparameters
-    into every TensorBoard logger's run."""
+    into every TensorBoard logger's run, and the hyperparameters into every other logger through
+    Lightning's logger API (CSV, MLflow, W&B)."""
 
     def __init__(self, hparams: Mapping[str, bool | int | float | str], chosen: set[str]) -> None:
         self.hparams, self.chosen = dict(hparams), set(chosen)
@@ -151,6 +152,8 @@ class TensorBoardDashboard(L.Callback):
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
                 write_dashboard(logger.experiment, self.hparams, self.chosen)
+            else:
+                logger.log_hyperparams(self.hparams)
 
 
 def dashboard_callback(cfg: DictConfig) -> TensorBoardDashboard:

@@ -3,6 +3,7 @@ grouped over seeds: what the sweep report (``python -m espcn_lightning.report``)
 
 from __future__ import annotations
 
+import csv
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -65,28 +66,46 @@ def job_status(job_dir: Path) -> tuple[dict, str]:
     return {"status": "no summary"}, "no summary.json: killed or failed before writing it"
 
 
+CURVES = ("val/psnr", "val/loss", "train/loss")
+
+
 def read_curves(job_dir: Path) -> dict[str, list[float]]:
-    """val/psnr, val/loss and train/loss by epoch from the job's TensorBoard dir (if it has one).
+    """val/psnr, val/loss and train/loss by epoch, from what the job's loggers wrote: the CSV
+    logger's metrics.csv where there is one, else its TensorBoard dir (none: no curves).
 
     One value a step, the last logged: a run killed between two checkpoint writes of one epoch
     (best, then last) and resumed from the older last.ckpt logs that epoch again at the same steps,
-    and TensorBoard keeps both.
+    and both loggers keep both.
     """
+    if (job_dir / "csv" / "metrics.csv").is_file():
+        return csv_curves(job_dir / "csv" / "metrics.csv")
     if not (job_dir / "tensorboard").is_dir():
         return {}
     events = EventAccumulator(str(job_dir / "tensorboard"), size_guidance={"scalars": 0})
     events.Reload()
     tags = set(events.Tags().get("scalars", []))
     curves = {}
-    for tag in ("val/psnr", "val/loss", "train/loss"):
+    for tag in CURVES:
         if tag in tags:
             by_step = {e.step: e.value for e in events.Scalars(tag)}
             curves[tag] = [by_step[step] for step in sorted(by_step)]
     return curves
 
 
+def csv_curves(path: Path) -> dict[str, list[float]]:
+    """The curves of Lightning's CSVLogger file: one row per logging call, a column per metric,
+    empty where that call did not log it; by step, the last value logged wins."""
+    by_step: dict[str, dict[int, float]] = {tag: {} for tag in CURVES}
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            for tag in CURVES:
+                if row.get(tag):
+                    by_step[tag][int(row["step"])] = float(row[tag])
+    return {tag: [s[step] for step in sorted(s)] for tag, s in by_step.items() if s}
+
+
 def read_job(name: str, job_dir: Path, overrides: list[str], swept_keys: list[str]) -> Job:
-    """A job from its dir, labelled by its swept values; curves come from TensorBoard."""
+    """A job from its dir, labelled by its swept values; curves come from its logs."""
     values = pairs(overrides)
     swept = [f"{k}={values[k]}" for k in swept_keys if k in values]
     summary, note = job_status(job_dir)
