@@ -50,8 +50,8 @@ test-lowest:  ## the unit tests on the lowest dependency versions pyproject.toml
 	rm -rf .venv-lowest && python3 -m venv .venv-lowest
 	.venv-lowest/bin/python -m pip install -q --upgrade pip
 	.venv-lowest/bin/python -m pip install -q torch==2.13.0
-	.venv-lowest/bin/python -m pip install -q -c constraints/lowest.txt ".[test]"
-	.venv-lowest/bin/python -m pytest -q -p no:cacheprovider -m "not data and not browser and not slow"
+	.venv-lowest/bin/python -m pip install -q -c constraints/lowest.txt ".[deploy,report]" pytest
+	.venv-lowest/bin/python -m pytest -q -p no:cacheprovider -m "not data and not browser and not slow and not slurm"
 
 lint: $(PY)  ## ruff check, format check and mypy
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) -m mypy

@@ -105,13 +105,9 @@ def report_scores(net: ESPCN, cfg: DictConfig, trainer: L.Trainer) -> dict[str, 
 
 
 def keep_artifacts(trainer: L.Trainer, paths: list[Path]) -> None:
-    """Hand files (the exported weights) to the loggers that keep artifacts (MLflow), and the
-    best validation PSNR to every logger."""
-    best = trainer.checkpoint_callback
-    score = getattr(best, "best_model_score", None)
+    """Hand files (the exported weights) to the loggers that keep artifacts (MLflow). The best
+    validation PSNR reached every logger during training (``hp/best_val_psnr``)."""
     for logger in trainer.loggers:
-        if score is not None:
-            logger.log_metrics({"best/val_psnr": float(score)}, step=trainer.global_step)
         if isinstance(logger, MLFlowLogger) and logger.run_id is not None:
             for path in paths:
                 logger.experiment.log_artifact(logger.run_id, str(path))

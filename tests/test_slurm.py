@@ -5,6 +5,7 @@ granted, and DDP over two tasks under srun."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -60,7 +61,10 @@ def sweep_cmd(sweep_dir: Path, data_dir: Path, *overrides: str) -> list[str]:
 def submitted(sweep_dir: Path) -> int:
     """How many array tasks submitit has submitted into this sweep dir (one folder each)."""
     folder = sweep_dir / ".submitit"
-    return sum(1 for p in folder.iterdir() if "_" in p.name) if folder.is_dir() else 0
+    tasks = (
+        [p for p in folder.iterdir() if re.fullmatch(r"\d+_\d+", p.name)] if folder.is_dir() else []
+    )
+    return len(tasks)
 
 
 def summary(job_dir: Path) -> dict:
@@ -84,10 +88,15 @@ def wait_for(condition, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def release_requeued(cluster) -> None:
-    """SLURM holds a requeued job about two minutes (its begin time); let it start now."""
-    for job in cluster.jobs():
-        cluster.run("scontrol", "update", f"JobId={job}", "StartTime=now")
+def release_requeued(cluster) -> bool:
+    """SLURM holds a requeued job about two minutes (its begin time): start it now. True once
+    the job runs again (or has ended)."""
+    queue = cluster.run("squeue", "-h", "-o", "%i %T %r").stdout.splitlines()
+    for line in queue:
+        job, state, reason = line.split(maxsplit=2)
+        if state == "PENDING" and reason == "BeginTime":
+            cluster.run("scontrol", "update", f"JobId={job}", "StartTime=now")
+    return all(line.split()[1] == "RUNNING" for line in queue)
 
 
 def test_a_sweep_of_four_jobs_completes_on_its_cpus_reports_and_is_never_submitted_twice(
@@ -96,7 +105,7 @@ def test_a_sweep_of_four_jobs_completes_on_its_cpus_reports_and_is_never_submitt
     sweep_dir = tmp_path / "sweep"
     command = sweep_cmd(sweep_dir, data_dir, "seed=1,2", "data.batch_size=8,16")
     first = launch(cluster, command)
-    assert "accounting is off" in first.stderr + first.stdout
+    assert "accounting is off" in first.stdout + first.stderr
     assert first.stderr.count("Slurm accounting storage is disabled") == 0
     assert submitted(sweep_dir) == 4
     for number in range(4):
@@ -112,7 +121,7 @@ def test_a_sweep_of_four_jobs_completes_on_its_cpus_reports_and_is_never_submitt
     assert report.returncode == 0 and (sweep_dir / "report.html").is_file()
     again = launch(cluster, command)
     assert submitted(sweep_dir) == 4
-    assert again.stderr.count("completed before: skipped") == 4
+    assert (again.stdout + again.stderr).count("completed before: skipped") == 4
 
 
 def test_a_killed_sweep_rerun_submits_only_the_jobs_not_completed(cluster, data_dir, tmp_path):
@@ -145,12 +154,14 @@ def test_a_job_preempted_or_out_of_time_is_requeued_and_resumes_from_its_checkpo
     cluster, data_dir, tmp_path, how
 ):
     sweep_dir = tmp_path / "sweep"
+    # Timed out: warned 100 s before a 2-minute limit, so about 20 s in (SLURM checks limits
+    # every 30 s), long before the 200 epochs end.
     limit = (
-        ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=45"]
+        ["hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=100"]
         if how == "timed out"
         else []
     )
-    command = sweep_cmd(sweep_dir, data_dir, "seed=1", "trainer.max_epochs=40", *limit)
+    command = sweep_cmd(sweep_dir, data_dir, "seed=1", "trainer.max_epochs=200", *limit)
     launcher = subprocess.Popen(
         command, env=cluster.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
@@ -160,13 +171,13 @@ def test_a_job_preempted_or_out_of_time_is_requeued_and_resumes_from_its_checkpo
         for queued in cluster.jobs():
             cluster.run("scancel", "--signal=USR2", queued)
     wait_for(
-        lambda: "Restarts=1" in cluster.run("scontrol", "show", "job").stdout, 120, "a requeue"
+        lambda: "Restarts=1" in cluster.run("scontrol", "show", "job").stdout, 180, "a requeue"
     )
-    release_requeued(cluster)
+    wait_for(lambda: release_requeued(cluster), 60, "the requeued job to start")
     _, errors = launcher.communicate(timeout=600)
     assert launcher.returncode == 0, errors[-3000:]
     outcome = summary(job)
-    assert outcome["status"] == "completed" and outcome["epochs"] == 40
+    assert outcome["status"] == "completed" and outcome["epochs"] == 200
     assert outcome["resumed_from"] == "checkpoints/last.ckpt"
 
 
