@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from espcn_lightning.core.errors import UpscaleError, one_line_errors
+from espcn_lightning.core.errors import ImageReadError, UpscaleError, one_line_errors
 from espcn_lightning.core.files import prepare_output
 from espcn_lightning.core.images import (
     IMAGE_SUFFIXES,
@@ -69,8 +69,14 @@ def upscale_folder(source: Path, target: Path, enlarge: ImageUpscaler, overwrite
     for path in files:
         refuse_animation(path)
         prepare_output(path, target / path.name, overwrite, IMAGE_SUFFIXES, "an image")
-    for path in tqdm(files, desc="upscale", unit="img"):
-        write_image(target / path.name, enlarge(read_image(path)))
+    for done, path in enumerate(tqdm(files, desc="upscale", unit="img")):
+        try:
+            image = read_image(path)
+        except ImageReadError as error:
+            raise ImageReadError(
+                f"{error}; {done} of {len(files)} images were upscaled into {target} before it"
+            ) from error
+        write_image(target / path.name, enlarge(image))
     return len(files)
 
 

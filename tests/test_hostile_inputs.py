@@ -282,3 +282,14 @@ def test_a_bad_image_in_an_archive_is_named_by_archive_and_member(tmp_path, data
     message = str(info.value)
     assert message.startswith(f"{archive} (its Set5/bird.png): not a readable image")
     assert ".import-" not in message
+
+
+def test_a_broken_image_in_a_folder_says_how_many_were_upscaled_before_it(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / "a.png")
+    data = (folder / "a.png").read_bytes()
+    (folder / "b.png").write_bytes(data[: len(data) // 2])
+    assert upscale_main([str(folder), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert f"1 of 2 images were upscaled into {tmp_path / 'out'} before it" in err

@@ -11,7 +11,7 @@ import time
 
 import pytest
 import requests
-from test_reliability import train_cmd
+from test_reliability import smoke_sweep_cmd, train_cmd
 
 from espcn_lightning.training.sweep_results import read_curves, read_sweep, table_rows
 
@@ -38,20 +38,7 @@ def test_the_report_reads_a_csv_only_sweep_as_it_reads_a_tensorboard_one(tmp_pat
     tables = []
     for logger in ("tensorboard", "csv"):
         sweep = tmp_path / logger
-        command = [
-            sys.executable,
-            "-m",
-            "espcn_lightning.train",
-            "-m",
-            "experiment=smoke",
-            "report_sets=[]",
-            "image_every_n_epochs=0",
-            "trainer.enable_progress_bar=false",
-            f"paths.data_dir={data_dir}",
-            f"hydra.sweep.dir={sweep}",
-            f"logger={logger}",
-            "data.batch_size=8,16",
-        ]
+        command = smoke_sweep_cmd(sweep, data_dir, f"logger={logger}", "data.batch_size=8,16")
         assert run(command).returncode == 0
         rows = table_rows(read_sweep(sweep))
         tables.append([{k: v for k, v in r.items() if "seconds" not in k} for r in rows])

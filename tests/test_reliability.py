@@ -41,6 +41,20 @@ def train_cmd(run_dir, data_dir, *overrides):
     ]
 
 
+def smoke_sweep_cmd(sweep_dir, data_dir, *overrides):
+    """A smoke multirun into ``sweep_dir``, quick and quiet, as a user would type it."""
+    return [
+        sys.executable,
+        "-m",
+        "espcn_lightning.train",
+        "-m",
+        f"hydra.sweep.dir={sweep_dir}",
+        f"paths.data_dir={data_dir}",
+        *QUICK,
+        *overrides,
+    ]
+
+
 def test_a_run_killed_mid_epoch_resumes_into_the_same_dir(
     tmp_path, data_dir, root, run, tensorboard_scalars
 ):

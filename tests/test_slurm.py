@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from slurm_cluster import Cluster, missing
+from test_reliability import smoke_sweep_cmd, train_cmd
 
 pytestmark = pytest.mark.slurm
 
@@ -38,24 +39,16 @@ def cluster(tmp_path_factory):
 
 def sweep_cmd(sweep_dir: Path, data_dir: Path, *overrides: str) -> list[str]:
     """A smoke sweep on the cluster, one CPU a job, as a user would type it."""
-    return [
-        sys.executable,
-        "-m",
-        "espcn_lightning.train",
-        "-m",
-        "experiment=smoke",
-        "report_sets=[]",
-        "image_every_n_epochs=0",
-        "trainer.enable_progress_bar=false",
-        f"paths.data_dir={data_dir}",
+    return smoke_sweep_cmd(
+        sweep_dir,
+        data_dir,
         "hydra/launcher=slurm",
         "hydra.launcher.gpus_per_node=0",
         "hydra.launcher.cpus_per_task=1",
         "hydra.launcher.mem_gb=1",
         "hydra.launcher.timeout_min=10",
-        f"hydra.sweep.dir={sweep_dir}",
         *overrides,
-    ]
+    )
 
 
 def submitted(sweep_dir: Path) -> int:
@@ -193,22 +186,7 @@ def test_ddp_over_two_tasks_under_srun_matches_ddp_on_two_local_processes(
     assert len(list((job / "tensorboard").glob("events.out.tfevents.*"))) == 1
     local_dir = tmp_path / "local"
     local = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "espcn_lightning.train",
-            "experiment=smoke",
-            "report_sets=[]",
-            "image_every_n_epochs=0",
-            "trainer.enable_progress_bar=false",
-            f"paths.data_dir={data_dir}",
-            f"hydra.run.dir={local_dir}",
-            "seed=3",
-            *ddp,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+        train_cmd(local_dir, data_dir, "seed=3", *ddp), capture_output=True, text=True, timeout=600
     )
     assert local.returncode == 0, local.stderr[-3000:]
     assert summary(job)["best_val_psnr"] == pytest.approx(
