@@ -37,6 +37,23 @@ def cluster(tmp_path_factory):
         running.stop()
 
 
+@pytest.fixture
+def launched(cluster):
+    """Start sweep launchers in the background; any still running at the end is killed (a failed
+    test leaves no launcher waiting on a cluster that is gone)."""
+    processes: list[subprocess.Popen] = []
+
+    def start(command: list[str], **options) -> subprocess.Popen:
+        processes.append(subprocess.Popen(command, env=cluster.env, **options))
+        return processes[-1]
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def sweep_cmd(sweep_dir: Path, data_dir: Path, *overrides: str) -> list[str]:
     """A smoke sweep on the cluster, one CPU a job, as a user would type it."""
     return smoke_sweep_cmd(
@@ -117,7 +134,9 @@ def test_a_sweep_of_four_jobs_completes_on_its_cpus_reports_and_is_never_submitt
     assert (again.stdout + again.stderr).count("completed before: skipped") == 4
 
 
-def test_a_killed_sweep_rerun_submits_only_the_jobs_not_completed(cluster, data_dir, tmp_path):
+def test_a_killed_sweep_rerun_submits_only_the_jobs_not_completed(
+    cluster, launched, data_dir, tmp_path
+):
     sweep_dir = tmp_path / "sweep"
     command = sweep_cmd(
         sweep_dir,
@@ -126,9 +145,7 @@ def test_a_killed_sweep_rerun_submits_only_the_jobs_not_completed(cluster, data_
         "trainer.max_epochs=6",
         "hydra.launcher.array_parallelism=1",
     )
-    launcher = subprocess.Popen(
-        command, env=cluster.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    launcher = launched(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: (sweep_dir / "0" / "summary.json").is_file(), 300, "the first job")
     launcher.send_signal(signal.SIGKILL)
     launcher.wait()
@@ -144,7 +161,7 @@ def test_a_killed_sweep_rerun_submits_only_the_jobs_not_completed(cluster, data_
 
 @pytest.mark.parametrize("how", ["preempted", "timed out"])
 def test_a_job_preempted_or_out_of_time_is_requeued_and_resumes_from_its_checkpoint(
-    cluster, data_dir, tmp_path, how
+    cluster, launched, data_dir, tmp_path, how
 ):
     sweep_dir = tmp_path / "sweep"
     # Timed out: warned 100 s before a 2-minute limit, so about 20 s in (SLURM checks limits
@@ -155,9 +172,7 @@ def test_a_job_preempted_or_out_of_time_is_requeued_and_resumes_from_its_checkpo
         else []
     )
     command = sweep_cmd(sweep_dir, data_dir, "seed=1", "trainer.max_epochs=200", *limit)
-    launcher = subprocess.Popen(
-        command, env=cluster.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
+    launcher = launched(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     job = sweep_dir / "0"
     wait_for(lambda: (job / "checkpoints" / "last.ckpt").is_file(), 300, "a first checkpoint")
     if how == "preempted":
