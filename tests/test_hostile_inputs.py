@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -293,3 +294,22 @@ def test_a_broken_image_in_a_folder_says_how_many_were_upscaled_before_it(tmp_pa
     assert upscale_main([str(folder), str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert f"1 of 2 images were upscaled into {tmp_path / 'out'} before it" in err
+
+
+@pytest.mark.parametrize("app", ["espcn_lightning.train", "espcn_lightning.evaluate"])
+def test_a_run_dir_on_a_read_only_mount_ends_in_one_line(tmp_path, run, app):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a read-only tmpfs needs root")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)]
+    if subprocess.run(mount).returncode:
+        pytest.skip("this machine does not let the test mount a tmpfs")
+    try:
+        refused = run([sys.executable, "-m", app, f"hydra.run.dir={folder / 'run'}"])
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+    assert one_line(refused) == (
+        f"error: hydra.run.dir: {folder / 'run'}: cannot write it: read-only file system; "
+        "write to a writable folder"
+    )
