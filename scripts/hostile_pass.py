@@ -84,7 +84,8 @@ def refused(args: list[str], folder: Path, main=upscale_main) -> str | None:
 
 def write_video(path: Path, frames: list[np.ndarray], codec: str, fps: float = 10.0) -> None:
     height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (width, height))
+    fourcc = cv2.VideoWriter_fourcc(*codec)  # type: ignore[attr-defined]
+    writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
     for frame in frames:
         writer.write(frame)
     writer.release()
