@@ -34,6 +34,7 @@ def test_several_loggers_at_once_each_get_the_run(tmp_path, data_dir, run):
     assert (run_dir / "csv" / "metrics.csv").is_file()
 
 
+@pytest.mark.slow  # two sweeps (45 s): make test-full, to keep make test under 10 minutes
 def test_the_report_reads_a_csv_only_sweep_as_it_reads_a_tensorboard_one(tmp_path, data_dir, run):
     tables = []
     for logger in ("tensorboard", "csv"):
