@@ -25,16 +25,40 @@ def extract_patches(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Degrade one (H, W) HR image in [0, 1] and cut aligned LR (patch^2) / HR patches from it."""
     hr = modcrop(hr, scale)
-    lr = degradation(hr)
-    lr_patches = lr.unfold(0, patch, stride).unfold(1, patch, stride)
     hr_patches = hr.unfold(0, patch * scale, stride * scale).unfold(
         1, patch * scale, stride * scale
     )
+    if getattr(degradation, "per_patch", False):
+        lr_patches = degrade_each_patch(hr, degradation, scale, patch, stride)
+    else:
+        lr_patches = degradation(hr).unfold(0, patch, stride).unfold(1, patch, stride)
     rows, cols = lr_patches.shape[:2]
     hr_patches = hr_patches[:rows, :cols]
     return lr_patches.reshape(-1, 1, patch, patch), hr_patches.reshape(
         -1, 1, patch * scale, patch * scale
     )
+
+
+#: HR pixels around each patch that a per-patch degradation sees (its blur and resize kernels
+#: reach this far), so a patch's LR is what degrading the whole image would give there.
+PATCH_MARGIN = 12
+
+
+def degrade_each_patch(
+    hr: torch.Tensor, degradation: Degradation, scale: int, patch: int, stride: int
+) -> torch.Tensor:
+    """(rows, cols, patch, patch) LR patches, each degraded on its own with its own draw: the HR
+    window around it (with a margin, symmetric padding at the image's edges) degraded, then
+    cropped to the patch."""
+    margin = -(-PATCH_MARGIN // scale)
+    padded = np.pad(hr.numpy(), margin * scale, mode="symmetric")
+    window = (patch + 2 * margin) * scale
+    windows = torch.from_numpy(padded).unfold(0, window, stride * scale)
+    windows = windows.unfold(1, window, stride * scale)
+    rows, cols = windows.shape[:2]
+    lr = degradation(windows.reshape(-1, window, window))
+    lr = lr[:, margin : margin + patch, margin : margin + patch]
+    return lr.reshape(rows, cols, patch, patch)
 
 
 def build_patches(

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 RUN = ("scale", "seed", "model", "data", "degradation", "optim")
 MACHINE = ("data.data_dir", "data.num_workers")
-COPIES = ("data.seed", "data.scale", "model.scale", "degradation.scale")
+COPIES = ("data.seed", "data.scale", "model.scale", "degradation.scale", "degradation.seed")
 BUDGET = ("trainer.max_epochs", "epochs")
 PLACE = ("study", "paths", "ckpt_path")
 #: Config groups whose chosen option is itself a hyperparameter (``optim: adam_cosine``).

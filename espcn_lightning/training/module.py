@@ -14,6 +14,7 @@ from espcn_lightning.core.degradations import imresize
 from espcn_lightning.core.errors import ConfigError
 from espcn_lightning.core.metrics import patch_psnr
 from espcn_lightning.core.network import ESPCN
+from espcn_lightning.inference.pretrained import load_model
 
 
 def _plain(config: dict | DictConfig | None) -> dict | None:
@@ -57,6 +58,7 @@ class ESPCNModule(L.LightningModule):
         image_every_n_epochs: int = 25,
         loss: str = "mse",
         mse_from_epoch: int | None = None,
+        init_weights: str | None = None,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -70,6 +72,7 @@ class ESPCNModule(L.LightningModule):
                 "image_every_n_epochs": image_every_n_epochs,
                 "loss": loss,
                 "mse_from_epoch": mse_from_epoch,
+                "init_weights": init_weights,
             }
         )
         self.net = instantiate(self.hparams["net"])
@@ -77,9 +80,22 @@ class ESPCNModule(L.LightningModule):
             raise ConfigError(
                 f"model={self.hparams['net']['_target_']} has nothing to train; use model=espcn"
             )
+        if init_weights is not None:
+            self.start_from(init_weights)
         self.best_val_psnr = float("-inf")
         self._loss_sum: torch.Tensor | None = None
         self._loss_steps = 0
+
+    def start_from(self, weights: str) -> None:
+        """Fine-tune: begin from a trained network of this architecture (a shipped model's name
+        or a weights path), e.g. a robust model from the paper-protocol one of its scale."""
+        source = load_model(weights)
+        if source.config() != self.net.config():
+            raise ConfigError(
+                f"module.init_weights={weights!r} is a {source.config()} network, not the "
+                f"{self.net.config()} one this run trains; pick weights of the same architecture"
+            )
+        self.net.load_state_dict(source.state_dict())
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         return self.net(lr)
