@@ -35,16 +35,23 @@ def check_resizer(spec: str) -> tuple[str, str]:
     if spec != "matlab/bicubic" and method not in LIBRARIES.get(library, {}):
         raise ConfigError(
             f"degradation.resizers: {spec!r} is not a resizer; use matlab/bicubic or "
-            "opencv/{" + ",".join(LIBRARIES["opencv"]) + "} or pillow/{"
-            + ",".join(LIBRARIES["pillow"]) + "}"
+            "opencv/{"
+            + ",".join(LIBRARIES["opencv"])
+            + "} or pillow/{"
+            + ",".join(LIBRARIES["pillow"])
+            + "}"
         )
     return library, method
 
 
-def check_range(option: str, bounds: Sequence[float], low: float, high: float) -> tuple[float, float]:
+def check_range(
+    option: str, bounds: Sequence[float], low: float, high: float
+) -> tuple[float, float]:
     """A (min, max) pair inside [low, high], or a ConfigError naming the option."""
     if len(bounds) != 2 or not low <= bounds[0] <= bounds[1] <= high:
-        raise ConfigError(f"degradation.{option}={list(bounds)}: give [min, max] within [{low}, {high}]")
+        raise ConfigError(
+            f"degradation.{option}={list(bounds)}: give [min, max] within [{low}, {high}]"
+        )
     return float(bounds[0]), float(bounds[1])
 
 
