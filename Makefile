@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export ESPCN_DATA_DIR ?= data
 DIR ?= outputs
 
-.PHONY: help install data train eval tensorboard test test-full test-slurm test-wheel test-lowest lint format bench clean screenshots
+.PHONY: help install data train eval tensorboard test test-full test-study test-slurm test-wheel test-lowest lint format bench clean screenshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -39,6 +39,9 @@ test: $(PY)  ## the fast suite with the browser checks (under 10 minutes on 2 co
 test-full: $(PY)  ## every test, the slow ones included
 	$(PY) -m espcn_lightning.data download --all
 	$(PY) -m pytest -q -m ""
+
+test-study: $(PY)  ## smoke-sized Optuna studies: pruning, parallel workers, kill -9 and resume
+	$(PY) -m pytest -q -p no:cacheprovider -m study
 
 test-slurm: $(PY)  ## sweeps, requeues and DDP on a one-node SLURM cluster the tests start (root, slurm-wlm, munge)
 	$(PY) -m pytest -q -p no:cacheprovider -m slurm

@@ -11,6 +11,7 @@ import logging
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
@@ -61,11 +62,15 @@ def git_commit() -> str:
         return "unknown"
 
 
-def build(cfg: DictConfig) -> tuple[L.LightningDataModule, ESPCNModule, L.Trainer]:
-    """Datamodule, LightningModule and Trainer from a composed train config."""
+def build(
+    cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()
+) -> tuple[L.LightningDataModule, ESPCNModule, L.Trainer]:
+    """Datamodule, LightningModule and Trainer from a composed train config (and callbacks the
+    caller adds, such as a study's pruning)."""
     datamodule = instantiate(cfg.data, degradation=instantiate(cfg.degradation))
     module = instantiate(cfg.module)
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
+    callbacks.extend(extra_callbacks)
     callbacks.append(dashboard_callback(cfg))
     if cfg.trainer.get("enable_progress_bar", True) and not sys.stdout.isatty():
         callbacks.append(EpochLines())
@@ -141,12 +146,12 @@ def check_options(cfg: DictConfig) -> None:
     instantiate(probe.module)
 
 
-def train(cfg: DictConfig) -> dict:
+def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
     """Fit, then export the best checkpoint's weights; returns the run's summary. The run dir is
     the caller's to check first (``runs.claim``: no other run's checkpoints, a sound ckpt_path)."""
     commit = git_commit()
     L.seed_everything(cfg.seed, workers=True)
-    datamodule, module, trainer = build(cfg)
+    datamodule, module, trainer = build(cfg, extra_callbacks)
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     seconds = time.perf_counter() - start
@@ -200,6 +205,44 @@ def job_threads(cfg: DictConfig) -> int | None:
     return thread_share(n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs), cores)
 
 
+def train_trial(cfg: DictConfig, overrides: list[str], callbacks: list[L.Callback]) -> dict:
+    """One trial of a study as a normal run in its own dir: claimed, trained, summarised; a
+    pruned trial's summary says ``pruned`` and the epoch it stopped after."""
+    check_options(cfg)
+    run = runs.claim(cfg, overrides)
+    if run.skipped:
+        return dict(run.state.summary or {})
+    with run:
+        summary = train(run.config, callbacks)
+        pruned = [getattr(c, "pruned_at", None) for c in callbacks]
+        if any(epoch is not None for epoch in pruned):
+            summary.update(
+                status="pruned", pruned_at_epoch=next(e for e in pruned if e is not None)
+            )
+        run.finish(summary)
+    return summary
+
+
+def is_study_worker() -> bool:
+    """Whether this job was launched by the study sweeper (``sweep=optuna``)."""
+    hydra_cfg = HydraConfig.get()
+    return hydra_cfg.mode == RunMode.MULTIRUN and str(
+        hydra_cfg.sweeper.get("_target_", "")
+    ).endswith("StudySweeper")
+
+
+def study_worker(cfg: DictConfig) -> float | None:
+    """Work on the sweep dir's study until it has its trials (``training.study.work``)."""
+    from espcn_lightning.training.study import open_study, work  # Optuna: the [sweep] extra
+
+    hydra_cfg = HydraConfig.get()
+    sweep_dir, settings = Path(hydra_cfg.sweep.dir), hydra_cfg.sweeper
+    work(cfg, sweep_dir, settings, train_trial, worker=int(hydra_cfg.job.num))
+    trials = open_study(sweep_dir, settings).trials
+    complete = [t.value for t in trials if t.state.name == "COMPLETE" and t.value is not None]
+    return max(complete) if complete else None
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the best val PSNR so sweepers (Optuna) can optimise it.
@@ -216,10 +259,13 @@ def main(cfg: DictConfig) -> float | None:
 
 def train_job(cfg: DictConfig) -> float | None:
     """One job: take its share of the cores (``job_threads``), claim its run dir
-    (``training.runs``: a refused run changes nothing there), train, write its summary."""
+    (``training.runs``: a refused run changes nothing there), train, write its summary. Under
+    ``sweep=optuna`` the job is a study worker instead (``study_worker``)."""
     threads = job_threads(cfg)
     if threads is not None:
         limit_threads(threads)
+    if is_study_worker():
+        return study_worker(cfg)
     check_options(cfg)
     run = runs.claim(cfg)
     if run.skipped:

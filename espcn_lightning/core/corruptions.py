@@ -86,7 +86,9 @@ def jpeg_plane(plane: np.ndarray, quality: int) -> np.ndarray:
     pixels = np.clip(np.floor(plane * 255.0 + 0.5), 0, 255).astype(np.uint8)
     ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     assert ok, "OpenCV could not encode a JPEG"
-    return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE).astype(np.float64) / 255.0
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+    assert decoded is not None, "OpenCV could not decode its own JPEG"
+    return decoded.astype(np.float64) / 255.0
 
 
 class Jpeg:

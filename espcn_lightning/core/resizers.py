@@ -8,6 +8,8 @@ own ``resize``, so an LR image here is the one that library would make.
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 import torch
@@ -29,7 +31,7 @@ PILLOW_FILTERS = {
     "nearest": Image.Resampling.NEAREST,
     "lanczos": Image.Resampling.LANCZOS,
 }
-LIBRARIES = {"opencv": OPENCV_FILTERS, "pillow": PILLOW_FILTERS}
+LIBRARIES: dict[str, dict[str, Any]] = {"opencv": OPENCV_FILTERS, "pillow": PILLOW_FILTERS}
 
 
 def resize_plane(plane: np.ndarray, size: tuple[int, int], library: str, method: str) -> np.ndarray:

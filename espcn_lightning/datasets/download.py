@@ -13,6 +13,7 @@ import os
 import shutil
 import threading
 import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -86,6 +87,13 @@ class ResumingDownloader:
 
     def __call__(self, url: str, output_file: str, pooch_: object, check_only: bool = False):
         """Fetch ``url`` into the partial file, then move it onto pooch's temporary file."""
+        parsed = urllib.parse.urlparse(url)
+        if parsed.scheme == "file":  # a mirror on this machine or a mounted share
+            source = Path(urllib.request.url2pathname(parsed.path))
+            if check_only:
+                return source.is_file()
+            shutil.copyfile(source, output_file)
+            return None
         if check_only:
             return self.session.head(url, timeout=self.timeout, allow_redirects=True).ok
         offset = self.partial.stat().st_size if self.partial.exists() else 0
@@ -153,7 +161,7 @@ def fetch_all(
             downloader = ResumingDownloader(partial, sessions.session, timeout, bar)
             try:
                 path = Path(fetcher.fetch(item.key, downloader=downloader))
-            except (requests.RequestException, ValueError) as error:
+            except (requests.RequestException, ValueError, OSError) as error:
                 raise _explain(item, error, timeout) from error
             on_fetched(item, path)
 
@@ -182,12 +190,14 @@ def _explain(item: Download, error: Exception, timeout: float) -> DownloadError:
         return DownloadError(
             item, "http", f"the server answered {response.status_code} {response.reason}"
         )
-    if isinstance(error, ValueError):
+    if isinstance(error, ValueError) and not isinstance(error, requests.RequestException):
         return DownloadError(
             item,
             "checksum",
             "the file received is not the pinned one (SHA256 differs); it was not kept",
         )
+    if isinstance(error, FileNotFoundError):
+        return DownloadError(item, "http", "the mirror has no such file")
     text = str(error)
     if isinstance(error, requests.Timeout) or "timed out" in text:
         problem = f"no answer within {timeout:g} s"

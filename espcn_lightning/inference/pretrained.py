@@ -59,6 +59,12 @@ def default_model(scale: int) -> str:
     return DEFAULT_MODELS[scale]
 
 
+def robust_model(scale: int) -> str | None:
+    """The shipped robust model for ``scale`` (trained on the randomised degradation), if any."""
+    name = f"espcn_x{scale}_robust_291"
+    return name if (WEIGHTS_DIR / name / HUB_WEIGHTS).exists() else None
+
+
 def _resolve(name_or_path: str | Path) -> Path:
     """A shipped model name, a model folder (Hub format) or a path to a .pt / .ckpt file."""
     if str(name_or_path) in shipped_models():

@@ -280,12 +280,13 @@ class Run:
                 self.lock.release()
 
 
-def claim(cfg: DictConfig) -> Run:
+def claim(cfg: DictConfig, overrides: list[str] | None = None) -> Run:
     """Take this Hydra job's run dir, or raise a UserError (RunDirError; WeightsError for a missing
     or broken ``ckpt_path``) with nothing in the dir changed.
 
     Decides from the dir's contents (read only), then locks it, decides again under the lock,
-    removes scratch files of killed writers and writes the run's ``.hydra/`` record. Processes
+    removes scratch files of killed writers and writes the run's ``.hydra/`` record (with
+    ``overrides``, by default the job's: a study's trial gives its parameters). Processes
     other than rank 0 (DDP) only follow.
     """
     directory = Path(cfg.paths.output_dir)
@@ -294,7 +295,8 @@ def claim(cfg: DictConfig) -> Run:
     hydra = HydraConfig.get()
     multirun = hydra.mode == RunMode.MULTIRUN
     option = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-    overrides = [str(o) for o in hydra.overrides.task]
+    if overrides is None:
+        overrides = [str(o) for o in hydra.overrides.task]
     holder = DirLock.holder(directory)
     if holder is not None:
         raise RunDirError(in_use(directory, holder, option))

@@ -1,0 +1,1 @@
+"""A Hydra sweeper whose jobs are workers on one Optuna study (``sweep=optuna``)."""
