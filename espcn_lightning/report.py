@@ -1,8 +1,10 @@
 """Summarise a Hydra multirun sweep: ``python -m espcn_lightning.report MULTIRUN_DIR``.
 
-Reads each job's overrides, summary.json and TensorBoard events; writes report.md, report.csv,
+Reads each job's overrides, summary.json and logged curves; writes report.md, report.csv,
 val_psnr.png, loss.png and report.html (all of it on one page) into the sweep dir (or --out).
-Values are grouped over seeds.
+Values are grouped over seeds. For a study (``sweep=optuna``) it writes study.md, study.html and
+Optuna's own figures instead: every trial, best first, pruned ones as pruned, and what pruning
+saved.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import csv
 import html
 import re
 import sys
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,9 +28,18 @@ except ImportError as missing:  # an optional extra: training and evaluation nev
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import yaml  # noqa: E402
 
 from espcn_lightning.core.errors import one_line_errors  # noqa: E402
 from espcn_lightning.evaluation.page import page_html  # noqa: E402
+from espcn_lightning.training.study_results import (  # noqa: E402
+    TrialRow,
+    epochs_saved,
+    load_study,
+    study_storage,
+    trial_rows,
+    wall_seconds,
+)
 from espcn_lightning.training.sweep_results import (  # noqa: E402
     Job,
     read_sweep,
@@ -225,6 +237,105 @@ def write_figures(out_dir: Path, jobs: list[Job]) -> None:
     plt.close(fig)
 
 
+def study_markdown(study, rows: list[TrialRow], budget: int, sweep_dir: Path) -> str:
+    """study.md: the counts, wall time and epochs pruning saved, then every trial, best first."""
+    states = [r.state for r in rows]
+    trained, saved = epochs_saved(rows, budget)
+    head = "| trial | state | best val PSNR | epochs | seconds | parameters | run dir |"
+    lines = [
+        f"# Study `{study.study_name}` ({sweep_dir.name})",
+        "",
+        f"{states.count('complete')} completed, {states.count('pruned')} pruned, "
+        f"{states.count('running')} running; wall time {wall_seconds(study) / 60:.1f} min; "
+        f"{trained} epochs trained, {saved} spared by pruning (of {budget} a trial).",
+        "",
+        head,
+        "|---:|---|---:|---:|---:|---|---|",
+    ]
+    for r in rows:
+        value = f"{r.value:.3f}" if r.value is not None else "—"
+        state = f"pruned after epoch {r.pruned_at}" if r.pruned_at is not None else r.state
+        params = " ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.params.items()
+        )
+        seconds = f"{r.seconds:.0f}" if r.seconds is not None else ""
+        cells = [str(r.number), state, value, str(r.epochs), seconds, f"`{params}`", r.run_dir]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join([*lines, ""])
+
+
+#: Optuna's own figures of a study, by file name.
+STUDY_FIGURES = {
+    "history.png": ("Optimisation history", "plot_optimization_history"),
+    "importances.png": ("Parameter importances", "plot_param_importances"),
+    "intermediate.png": (
+        "Validation PSNR by epoch, pruned trials included",
+        "plot_intermediate_values",
+    ),
+}
+
+
+def write_study_figures(out_dir: Path, study) -> list[str]:
+    """Optuna's visualisation figures of the study as PNGs; the names of those it could draw
+    (importances need two completed trials)."""
+    import optuna.visualization.matplotlib as plots
+    from optuna.exceptions import ExperimentalWarning
+
+    drawn = []
+    for name, (_, function) in STUDY_FIGURES.items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                ax = getattr(plots, function)(study)
+        except (ValueError, RuntimeError):
+            continue
+        figure = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+        figure.set_size_inches(7.5, 4.5)
+        figure.tight_layout()
+        figure.savefig(out_dir / name, dpi=110)
+        plt.close(figure)
+        drawn.append(name)
+    return drawn
+
+
+def write_study_report(sweep_dir: Path, out: Path) -> str:
+    """study.md, the figures and study.html (all on one page) for the study in ``sweep_dir``."""
+    study = load_study(sweep_dir)
+    rows = trial_rows(study, sweep_dir)
+    config = (
+        yaml.safe_load((sweep_dir / "multirun.yaml").read_text())
+        if (sweep_dir / "multirun.yaml").is_file()
+        else {}
+    )
+    budget = int(
+        (config or {}).get("trainer", {}).get("max_epochs")
+        or max((r.epochs for r in rows), default=0)
+    )
+    text = study_markdown(study, rows, budget, sweep_dir)
+    (out / "study.md").write_text(text)
+    drawn = write_study_figures(out, study)
+    lines = text.splitlines()
+    table = [line for line in lines if line.startswith("| ") and not line.startswith("| trial")]
+    cells = "".join(
+        "<tr>"
+        + "".join(f"<td>{inline_html(c.strip())}</td>" for c in line.strip("|").split(" | "))
+        + "</tr>"
+        for line in table
+    )
+    heads = "".join(f"<th>{h.strip()}</th>" for h in lines[4].strip("|").split(" | "))
+    figures = "".join(
+        f"<h2>{title}</h2>" + f'<img class="figure" src="{name}" alt="{title}">'
+        for name, title in ((name, STUDY_FIGURES[name][0]) for name in drawn)
+    )
+    body = (
+        f"<header><h1>{inline_html(lines[0][2:])}</h1><p>{inline_html(lines[2])}</p></header>"
+        f'<main><div class="scroll"><table id="trials"><thead><tr>{heads}</tr></thead>'
+        f"<tbody>{cells}</tbody></table></div>{figures}</main>"
+    )
+    (out / "study.html").write_text(page_html(f"Study {study.study_name}", body))
+    return text
+
+
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
     """Command line: read a multirun dir, write the report beside it (or into --out)."""
@@ -232,8 +343,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sweep_dir", type=Path)
     parser.add_argument("--out", type=Path, default=None, help="default: the sweep dir")
     args = parser.parse_args(argv)
-    jobs = read_sweep(args.sweep_dir)
     out = args.out or args.sweep_dir
+    if study_storage(args.sweep_dir) is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        print(write_study_report(args.sweep_dir, out))
+        return 0
+    jobs = read_sweep(args.sweep_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = table_rows(jobs)
     write_markdown(out / "report.md", rows, sweep_title(args.sweep_dir), jobs)

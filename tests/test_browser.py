@@ -200,3 +200,40 @@ def test_tensorboard_shows_losses_psnr_learning_rate_images_and_only_trained_run
         texts = [t.strip() for t in cells.all_inner_texts() if t.strip()]
         assert texts[:3] == ["Trial ID", "Show Metrics", "experiment"]
         assert "best val PSNR" in texts and not [t for t in texts if "no_data" in t]
+
+
+def test_the_study_page_lists_every_trial_pruned_ones_as_pruned_and_draws_optunas_figures(
+    browser, tmp_path
+):
+    """A study told by hand (no training): two completed trials and one pruned after epoch 1."""
+    from optuna.trial import TrialState
+
+    from espcn_lightning.training.search_space import parse
+    from espcn_lightning.training.study import open_study
+
+    space, _ = parse({"optim.optimizer.lr": "tag(log, interval(1e-5, 1e-2))"}, [])
+    settings = {"study_name": "page", "storage": "journal", "direction": "maximize"}
+    study = open_study(tmp_path, settings, space)
+    curves = {1e-3: [24.0, 26.0, 27.0], 3e-3: [25.0, 27.5, 28.0], 1e-5: [12.0, 12.1]}
+    for lr, curve in curves.items():
+        study.enqueue_trial({"optim.optimizer.lr": lr})
+        trial = study.ask(space)
+        for epoch, value in enumerate(curve):
+            trial.report(value, epoch)
+        if len(curve) < 3:
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            study.tell(trial, max(curve))
+    result = run("espcn_lightning.report", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    page = browser.new_page()
+    page.goto((tmp_path / "study.html").as_uri())
+    rows = page.locator("#trials tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("28.000")
+    expect(rows.nth(2)).to_contain_text("pruned")
+    for title in ("Optimisation history", "Parameter importances", "Validation PSNR by epoch"):
+        expect(page.get_by_role("heading", name=title)).to_be_visible()
+    widths = page.eval_on_selector_all("img.figure", "imgs => imgs.map(i => i.naturalWidth)")
+    assert len(widths) == 3 and min(widths) > 300  # every figure loaded
+    page.close()

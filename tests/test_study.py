@@ -105,6 +105,8 @@ class FakeTrainer:
     def __init__(self) -> None:
         self.sanity_checking, self.should_stop, self.current_epoch = False, False, 0
         self.callback_metrics: dict[str, float] = {}
+        self.loggers: list = []
+        self.global_step = 0
 
 
 def fake_training(seen: list[tuple[str, dict]]):
@@ -213,7 +215,9 @@ def summaries(sweep_dir) -> dict[str, dict]:
 
 
 @pytest.mark.study
-def test_a_real_study_prunes_a_learning_rate_that_stalls(tmp_path, data_dir, root, run):
+def test_a_real_study_prunes_a_learning_rate_that_stalls(
+    tmp_path, data_dir, root, run, tensorboard_scalars
+):
     sweep_dir = tmp_path / "study"
     study = open_study(sweep_dir, CLI_SETTINGS, CLI_SPACE)
     for lr in (1e-3, 2e-3, 1e-9):
@@ -224,6 +228,10 @@ def test_a_real_study_prunes_a_learning_rate_that_stalls(tmp_path, data_dir, roo
     records = summaries(sweep_dir)
     assert [r["status"] for r in records.values()] == ["completed", "completed", "pruned"]
     assert records["0002"]["pruned_at_epoch"] < 3
+    # TensorBoard's HParams shows the pruned trial as pruned, the completed ones with no such mark
+    pruned_at = tensorboard_scalars(sweep_dir / "trials/0002", "hp/pruned_at_epoch")
+    assert [e.value for e in pruned_at] == [records["0002"]["pruned_at_epoch"]]
+    assert tensorboard_scalars(sweep_dir / "trials/0000", "hp/pruned_at_epoch") == []
 
 
 @pytest.mark.study

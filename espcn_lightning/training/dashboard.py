@@ -26,6 +26,8 @@ from espcn_lightning.training.identity import GROUPS, TUNED, UNTUNED, under
 
 #: The metric of the HParams table, logged by the LightningModule at every validation.
 METRIC = "hp/best_val_psnr"
+#: A study's pruned trial logs the epoch it was stopped after, so HParams shows it as pruned.
+PRUNED_METRIC = "hp/pruned_at_epoch"
 
 #: Custom Scalars: category -> chart title -> ["Multiline", tag regexes].
 LAYOUT = {
@@ -117,11 +119,14 @@ def write_dashboard(
         api_pb2.HParamInfo(name=name, type=_TYPES[type(value)], differs=name in chosen)
         for name, value in hparams.items()
     ]
-    metric = api_pb2.MetricInfo(name=api_pb2.MetricName(tag=METRIC), display_name="best val PSNR")
+    metrics = [
+        api_pb2.MetricInfo(name=api_pb2.MetricName(tag=METRIC), display_name="best val PSNR"),
+        api_pb2.MetricInfo(
+            name=api_pb2.MetricName(tag=PRUNED_METRIC), display_name="pruned after epoch"
+        ),
+    ]
     now = time.time()
-    experiment = api_pb2.Experiment(
-        hparam_infos=infos, metric_infos=[metric], time_created_secs=now
-    )
+    experiment = api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics, time_created_secs=now)
     start = plugin_data_pb2.SessionStartInfo(start_time_secs=now)
     for name, value in hparams.items():
         field = {bool: "bool_value", str: "string_value"}.get(type(value), "number_value")

@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from optuna.trial import TrialState
 
 from espcn_lightning.core.errors import ConfigError, UserError
+from espcn_lightning.training.dashboard import PRUNED_METRIC
 from espcn_lightning.training.search_space import Space, from_json, to_json
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ class PruneTrial(L.Callback):
         if self.trial.should_prune():
             self.pruned_at = trainer.current_epoch
             trainer.should_stop = True
+            for logger in trainer.loggers:  # HParams shows the trial as pruned, not as a score
+                logger.log_metrics({PRUNED_METRIC: float(self.pruned_at)}, trainer.global_step)
 
 
 #: Trains one trial's config with these extra callbacks: returns the run's summary.

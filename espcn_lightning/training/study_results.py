@@ -1,0 +1,94 @@
+"""A study's trials read back for the report: each trial's state, parameters, score, epochs and
+run dir, and what pruning saved (the epochs pruned trials did not train)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from espcn_lightning.core.errors import RunDirError
+from espcn_lightning.training.runs import read_summary
+from espcn_lightning.training.study import RUN_DIR, TRIALS, storage
+
+#: The study files a sweep dir may hold, by storage kind.
+STUDY_FILES = {"journal": "study.journal", "sqlite": "study.db"}
+
+
+def study_storage(sweep_dir: Path) -> str | None:
+    """The storage kind of the study in ``sweep_dir``, or None where it holds no study."""
+    for kind, name in STUDY_FILES.items():
+        if (sweep_dir / name).is_file():
+            return kind
+    return None
+
+
+def load_study(sweep_dir: Path) -> optuna.Study:
+    """The (only) study in ``sweep_dir``, read only."""
+    kind = study_storage(sweep_dir)
+    if kind is None:
+        raise RunDirError(f"{sweep_dir} holds no study (study.journal or study.db)")
+    where = storage(sweep_dir, kind)
+    names = optuna.get_all_study_names(where)
+    return optuna.load_study(study_name=names[0], storage=where)
+
+
+@dataclass
+class TrialRow:
+    """One trial as the report shows it."""
+
+    number: int
+    state: str
+    params: dict
+    value: float | None
+    epochs: int
+    pruned_at: int | None
+    seconds: float | None
+    run_dir: str
+
+
+def trial_row(trial: FrozenTrial, sweep_dir: Path) -> TrialRow:
+    """A trial's row: the study's record, completed by its run's summary.json."""
+    run_dir = trial.user_attrs.get(RUN_DIR, f"{TRIALS}/{trial.number:04d}")
+    summary = read_summary(sweep_dir / run_dir)[0] or {}
+    reported = max(trial.intermediate_values, default=-1) + 1
+    return TrialRow(
+        number=trial.number,
+        state=trial.state.name.lower(),
+        params=dict(trial.params),
+        value=trial.value if trial.state == TrialState.COMPLETE else None,
+        epochs=int(summary.get("epochs", reported)),
+        pruned_at=summary.get("pruned_at_epoch"),
+        seconds=summary.get("train_seconds"),
+        run_dir=run_dir,
+    )
+
+
+def trial_rows(study: optuna.Study, sweep_dir: Path) -> list[TrialRow]:
+    """Every trial but those failed and queued again, best first, then by number."""
+    rows = [
+        trial_row(t, sweep_dir)
+        for t in study.get_trials(deepcopy=False)
+        if t.state != TrialState.FAIL
+    ]
+    return sorted(rows, key=lambda r: (r.value is None, -(r.value or 0.0), r.number))
+
+
+def epochs_saved(rows: list[TrialRow], budget: int) -> tuple[int, int]:
+    """Epochs the finished trials trained, and the epochs pruning spared them against ``budget``
+    epochs each."""
+    finished = [r for r in rows if r.state in ("complete", "pruned")]
+    trained = sum(r.epochs for r in finished)
+    return trained, budget * len(finished) - trained
+
+
+def wall_seconds(study: optuna.Study) -> float:
+    """From the first trial's start to the last one's end."""
+    trials = [t for t in study.get_trials(deepcopy=False) if t.datetime_complete is not None]
+    if not trials:
+        return 0.0
+    start = min(t.datetime_start for t in trials if t.datetime_start is not None)
+    end = max(t.datetime_complete for t in trials if t.datetime_complete is not None)
+    return (end - start).total_seconds()
