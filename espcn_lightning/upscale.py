@@ -35,7 +35,7 @@ from espcn_lightning.core.tiling import (
     tiled_upscaler,
 )
 from espcn_lightning.inference.engines import ENGINES, build, keep_freed_memory, pick_device
-from espcn_lightning.inference.pretrained import DEFAULT_MODELS, default_model, load_model
+from espcn_lightning.inference.pretrained import DEFAULT_MODELS, load_model, picture_model
 from espcn_lightning.inference.video import VIDEO_SUFFIXES, is_video, stream_video
 
 
@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("input", type=Path, help="an image, a folder of images, or a video")
     parser.add_argument("output", type=Path, help="an image, a folder, or a video path")
     parser.add_argument(
-        "--model", help="a shipped name or a .pt/.ckpt (default: the shipped model for --scale)"
+        "--model",
+        help="a shipped name or a .pt/.ckpt (default: the robust shipped model for --scale, "
+        "made for pictures shrunk any way; espcn_xN_relu_291 is the paper-protocol one)",
     )
     parser.add_argument(
         "--scale", type=int, help="upscaling factor (default 3; with --model: checked against it)"
@@ -128,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{source}: neither an image nor a video this command reads (images: what Pillow "
             f"opens, such as {', '.join(IMAGE_SUFFIXES)}; videos: {', '.join(VIDEO_SUFFIXES)})"
         )
-    model = args.model or default_model(args.scale or 3)
+    model = args.model or picture_model(args.scale or 3)
     net = load_model(model, scale=args.scale).to(pick_device(args.device))
     scale = net.scale
+    print(f"model: {model}")
     enlarge = tiled_upscaler(build(args.engine, net), scale, tile_margin(net), args.tile)
     if source.is_dir():
         count = upscale_folder(source, target, enlarge, args.overwrite)

@@ -76,12 +76,17 @@ def modcrop(image: torch.Tensor, scale: int) -> torch.Tensor:
     return image[..., : height - height % scale, : width - width % scale]
 
 
-def gaussian_kernel(size: int, sigma: float) -> torch.Tensor:
-    """A normalised (size, size) Gaussian kernel."""
+def gaussian_line(size: int, sigma: float) -> torch.Tensor:
+    """A normalised 1-D Gaussian of ``size`` taps: the separable factor of ``gaussian_kernel``."""
     offsets = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     line = torch.exp(-(offsets**2) / (2 * sigma**2))
-    kernel = line[:, None] * line[None, :]
-    return kernel / kernel.sum()
+    return line / line.sum()
+
+
+def gaussian_kernel(size: int, sigma: float) -> torch.Tensor:
+    """A normalised (size, size) Gaussian kernel."""
+    line = gaussian_line(size, sigma)
+    return line[:, None] * line[None, :]
 
 
 def bicubic_upscaler(scale: int) -> Upscaler:

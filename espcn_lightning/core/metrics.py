@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torchmetrics.functional.image import peak_signal_noise_ratio
 
 from espcn_lightning.core.colour import round_half_up
-from espcn_lightning.core.degradations import gaussian_kernel
+from espcn_lightning.core.degradations import gaussian_line
 
 
 def quantise(image: torch.Tensor) -> torch.Tensor:
@@ -44,18 +44,20 @@ def psnr(prediction: torch.Tensor, target: torch.Tensor, border: int) -> torch.T
 
 
 def ssim(prediction: torch.Tensor, target: torch.Tensor, border: int) -> torch.Tensor:
-    """Per-image SSIM (11x11 Gaussian window, sigma 1.5, L = 255) over valid windows only."""
+    """Per-image SSIM (11x11 Gaussian window, sigma 1.5, L = 255) over valid windows only.
+
+    The Gaussian window is separable, so each local mean is an 11-tap column pass then an 11-tap
+    row pass (the same sums in float64, 5x fewer operations), the five maps in one batch.
+    """
     x, y = _as_batch(shave(prediction, border)), _as_batch(shave(target, border))
-    window = gaussian_kernel(11, 1.5).to(x.device)[None, None].repeat(x.shape[1], 1, 1, 1)
-
-    def blur(image: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(image, window, groups=x.shape[1])
-
+    line = gaussian_line(11, 1.5).to(x.device)
+    maps = torch.cat([x, y, x * x, y * y, x * y], dim=1)
+    channels = maps.shape[1]
+    maps = F.conv2d(maps, line.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
+    maps = F.conv2d(maps, line.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
+    mu_x, mu_y, xx, yy, xy = maps.split(x.shape[1], dim=1)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x**2
-    var_y = blur(y * y) - mu_y**2
-    cov = blur(x * y) - mu_x * mu_y
+    var_x, var_y, cov = xx - mu_x**2, yy - mu_y**2, xy - mu_x * mu_y
     index = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
         (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
     )

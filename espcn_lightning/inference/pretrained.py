@@ -65,6 +65,13 @@ def robust_model(scale: int) -> str | None:
     return name if (WEIGHTS_DIR / name / HUB_WEIGHTS).exists() else None
 
 
+def picture_model(scale: int) -> str:
+    """The model ``upscale`` uses for pictures whose history is unknown: the robust model of
+    ``scale`` where one is shipped (it gains over bicubic however the picture was shrunk), else
+    the paper-protocol one (``default_model``)."""
+    return robust_model(scale) or default_model(scale)
+
+
 def _resolve(name_or_path: str | Path) -> Path:
     """A shipped model name, a model folder (Hub format) or a path to a .pt / .ckpt file."""
     if str(name_or_path) in shipped_models():

@@ -9,6 +9,7 @@ command does it (Y by the network, Cb and Cr bicubic, large images in tiles, the
 from __future__ import annotations
 
 import functools
+import logging
 from pathlib import Path
 from typing import TypeVar
 
@@ -19,9 +20,10 @@ from espcn_lightning.core.errors import UpscaleError
 from espcn_lightning.core.images import normalise_mode, read_image
 from espcn_lightning.core.tiling import DEFAULT_TILE, ImageUpscaler, tile_margin, tiled_upscaler
 from espcn_lightning.inference.engines import build, pick_device
-from espcn_lightning.inference.pretrained import default_model, load_model
+from espcn_lightning.inference.pretrained import load_model, picture_model
 from espcn_lightning.inference.video import stream_video
 
+log = logging.getLogger(__name__)
 Picture = TypeVar("Picture", np.ndarray, Image.Image)
 
 
@@ -35,8 +37,11 @@ def image_upscaler(
 ) -> tuple[ImageUpscaler, int]:
     """The colour upscaler the ``upscale`` command would use, and its factor: ``model`` (a shipped
     name or a .pt/.ckpt, checked against ``scale`` if both are given) or the shipped model for
-    ``scale`` (3 if neither is given). Built once per setting and kept."""
-    net = load_model(model or default_model(scale or 3), scale=scale).to(pick_device(device))
+    ``scale`` for pictures of unknown history (``picture_model``: the robust one; 3 if neither
+    is given). Built once per setting and kept; logs which model it loaded."""
+    name = model or picture_model(scale or 3)
+    net = load_model(name, scale=scale).to(pick_device(device))
+    log.info("upscaling with %s", name)
     return tiled_upscaler(build(engine, net), net.scale, tile_margin(net), tile), net.scale
 
 
@@ -62,7 +67,9 @@ def upscale_image(
 ) -> Image.Image | Picture:
     """Upscale a picture: a path (read upright, as a viewer shows it) or a PIL image gives a PIL
     image, an RGB (H, W, 3) or grey (H, W) uint8 array gives an array. ``scale`` picks the shipped
-    model (default x3), or ``model`` names one (a shipped name or a .pt/.ckpt file).
+    model for pictures of unknown history (default x3: the robust model, which gains over bicubic
+    however the picture was shrunk), or ``model`` names one (a shipped name such as
+    ``espcn_x3_relu_291``, the paper-protocol model, or a .pt/.ckpt file).
 
     >>> big = upscale_image(np.zeros((20, 30, 3), np.uint8), scale=2)  # doctest: +SKIP
     >>> big.shape  # doctest: +SKIP
