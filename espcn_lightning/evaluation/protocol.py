@@ -73,14 +73,15 @@ def protocol_pair(
 
 
 def score_image(
-    hr: torch.Tensor, lr: torch.Tensor, upscale: Upscaler, scale: int
+    hr: torch.Tensor, lr: torch.Tensor, upscale: Upscaler, scale: int, with_ssim: bool = True
 ) -> tuple[float, float, float]:
-    """PSNR, SSIM and seconds of one upscaler on one protocol pair."""
+    """PSNR, SSIM (nan unless ``with_ssim``) and seconds of one upscaler on one protocol pair."""
     start = time.perf_counter()
     sr = upscale(lr[None, None])
     seconds = time.perf_counter() - start
     sr = quantise(sr)
-    return float(psnr(sr, hr, scale)[0]), float(ssim(sr, hr, scale)[0]), seconds
+    similarity = float(ssim(sr, hr, scale)[0]) if with_ssim else float("nan")
+    return float(psnr(sr, hr, scale)[0]), similarity, seconds
 
 
 #: Called once for each scored image, with its dataset, file and decoded pixels.
@@ -94,10 +95,12 @@ def evaluate_many(
     data_dir: str | Path,
     datasets: list[str],
     visit: Visit | None = None,
+    with_ssim: bool = True,
 ) -> dict[str, dict]:
     """``evaluate`` for several upscalers in one pass: each image is read and degraded once and
     every upscaler scored on the same LR; ``visit`` sees each scored image (the results page and
-    figures are made from it, so nothing is read twice). Keyed like ``upscalers``."""
+    figures are made from it, so nothing is read twice). Keyed like ``upscalers``; without
+    ``with_ssim`` only PSNR is computed (SSIM's windows cost more than the network)."""
     scores: dict[str, dict[str, DatasetScore]] = {label: {} for label in upscalers}
     images: dict[str, list[dict]] = {label: [] for label in upscalers}
     for name in datasets:
@@ -112,7 +115,7 @@ def evaluate_many(
                 continue
             hr, lr = protocol_pair(image, degrade, scale)
             for label, upscale in upscalers.items():
-                psnr_value, ssim_value, seconds = score_image(hr, lr, upscale, scale)
+                psnr_value, ssim_value, seconds = score_image(hr, lr, upscale, scale, with_ssim)
                 scores[label][name].add(psnr_value, ssim_value, seconds)
                 images[label].append(
                     {"dataset": name, "image": path.name, "psnr": psnr_value, "ssim": ssim_value}

@@ -63,7 +63,8 @@ def robustness_matrix(
     cells: dict[str, dict[str, dict[str, float]]] = {}
     everyone = {BICUBIC: bicubic_upscaler(scale), **upscalers}
     for name in degradations:
-        scored = evaluate_many(everyone, build_degradation(name, scale), scale, data_dir, datasets)
+        degrade = build_degradation(name, scale)
+        scored = evaluate_many(everyone, degrade, scale, data_dir, datasets, with_ssim=False)
         cells[name] = {
             dataset: {label: scored[label]["datasets"][dataset]["psnr"] for label in everyone}
             for dataset in datasets
