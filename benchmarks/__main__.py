@@ -1,7 +1,7 @@
 """Speed figures, side by side in one run: ``python -m benchmarks [--only ...]``.
 
 Inference engines on one 1080p output frame (640x360 in at x3, 960x540 at x2, 480x270 at x4),
-the machine's FLOP limit for the model,
+the machine's FLOP limit for the model, ``auto``'s pick at x2, x3 and x4 against every exact engine,
 end-to-end video fps, peak memory against image size (tiled and whole); the training options'
 samples/s and validation PSNR at equal epochs, and the Lightning loop against a plain PyTorch loop
 (``training``); n jobs x 1 thread against 1 job x n threads (``parallel``); in-memory patches
@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from benchmarks.auto import bench_auto, print_auto
 from benchmarks.common import cpu_name, lr_frame, model_gflop
 from benchmarks.engines import bench_engine_part
 from benchmarks.memory import bench_memory
@@ -26,12 +27,11 @@ from benchmarks.training import bench_parallel, bench_pipeline, bench_training, 
 from benchmarks.video import bench_video, video_stages
 from espcn_lightning.core.errors import DataError
 from espcn_lightning.datasets.catalogue import dataset_files, default_data_dir
-from espcn_lightning.inference.engines import (
-    resolve,
-)
+from espcn_lightning.inference.engine_choice import choose
+from espcn_lightning.inference.engines import build
 from espcn_lightning.inference.pretrained import DEFAULT_MODELS, load_model
 
-PARTS = ("engines", "video", "memory", "training", "parallel", "pipeline")
+PARTS = ("engines", "auto", "video", "memory", "training", "parallel", "pipeline")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as error:
         print(f"error: the benchmark needs T91, Set5 and BSD200: {error}", file=sys.stderr)
         return 1
-    net, cpu = load_model(args.model), torch.device("cpu")
+    net = load_model(args.model)
     height, width = lr_frame(net.scale)
     gflop = model_gflop(net, height, width)
     result: dict[str, Any] = {
@@ -73,8 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if "engines" in args.only:
         bench_engine_part(net, data_dir, args.repeats, gflop, result)
+    fast = choose(build, net, torch.rand(1, 1, height, width))  # auto's pick for 1080p frames
+    if "auto" in args.only:
+        result["auto"] = bench_auto(args.repeats)
+        print_auto(result["auto"])
     if "video" in args.only:
-        fast = resolve("auto", cpu)
         runs = [(fast, ".mp4"), (fast, ".avi"), ("eager", ".mp4")]
         result["video"] = [bench_video(net, data_dir, 90, e, suffix) for e, suffix in runs]
         for run in result["video"]:
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, ms in stages.items():
             print(f"  {name:<40}{ms:>8.1f}")
     if "memory" in args.only:
-        result["memory"] = bench_memory(args.model, resolve("auto", cpu))
+        result["memory"] = bench_memory(args.model, fast)
         for run in result["memory"]:
             how = f"in {run['tile']}-pixel tiles" if run["tile"] else "whole"
             print(

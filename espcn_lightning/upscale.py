@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         "--engine",
         default="auto",
         choices=[e for e in ENGINES if e != "int8"],
-        help="auto: bf16 on CPUs with native bf16, else ONNX Runtime fp32; fp16 on CUDA",
+        help="auto: the fastest exact engine, measured here for the input's size on first use "
+        "and remembered (~/.cache/espcn-lightning/engines.json, or $ESPCN_ENGINE_CACHE)",
     )
     parser.add_argument(
         "--tile",

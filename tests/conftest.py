@@ -45,6 +45,14 @@ def _needed(folder: Path, what: str) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def engine_cache(tmp_path_factory, monkeypatch) -> Path:
+    """``auto``'s measured engine choices go to a fresh file per test, never the user's cache."""
+    path = tmp_path_factory.mktemp("engine-cache") / "engines.json"
+    monkeypatch.setenv("ESPCN_ENGINE_CACHE", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The real benchmark images (`make data` fetches them; CI: ../shared/data)."""

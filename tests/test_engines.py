@@ -1,5 +1,6 @@
 """Inference engines: each runs the same network, within the precision it promises."""
 
+import json
 import platform
 import sys
 
@@ -12,13 +13,14 @@ from espcn_lightning.core.colour import luma
 from espcn_lightning.core.degradations import Bicubic
 from espcn_lightning.core.errors import EngineError
 from espcn_lightning.core.images import read_image
-from espcn_lightning.inference import engines
+from espcn_lightning.evaluation.protocol import evaluate
+from espcn_lightning.inference import engine_choice, engines
+from espcn_lightning.inference.engine_choice import EXACT
 from espcn_lightning.inference.engines import (
     build,
     keep_freed_memory,
     network_upscaler,
     pick_device,
-    resolve,
     torch_upscaler,
 )
 
@@ -52,12 +54,78 @@ def test_int8_calibrated_on_training_images_stays_close_to_float32(net, lr, t91_
     assert 0 < rmse < 2 / 255
 
 
-@pytest.mark.parametrize(("native", "expected"), [(True, "bf16"), (False, "onnxruntime")])
-def test_auto_is_bf16_on_cpus_with_native_bf16_else_onnxruntime(monkeypatch, native, expected):
-    monkeypatch.setattr(engines, "native_bf16", lambda: native)
-    assert resolve("auto", torch.device("cpu")) == expected
-    assert resolve("auto", torch.device("cuda")) == "half"
-    assert resolve("eager", torch.device("cpu")) == "eager"
+def fake_timings(monkeypatch, seconds: dict[str, float]) -> list[str]:
+    """Make timing an engine return ``seconds`` for it; returns the engines timed, in order."""
+    timed: list[str] = []
+
+    def time_engine(upscale, lr, repeats=3):
+        name = next(n for n, f in built.items() if f is upscale)
+        timed.append(name)
+        return seconds[name]
+
+    built: dict[str, object] = {}
+
+    def build_and_note(name, net, calibration=None):
+        built[name] = build(name, net, calibration)
+        return built[name]
+
+    monkeypatch.setattr(engine_choice, "time_engine", time_engine)
+    monkeypatch.setattr(engines, "build", build_and_note)
+    return timed
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        ({"eager": 3.0, "channels_last": 2.0, "bf16": 5.0, "onnxruntime": 1.0}, "onnxruntime"),
+        ({"eager": 3.0, "channels_last": 2.0, "bf16": 0.5, "onnxruntime": 1.0}, "bf16"),
+        ({"eager": 0.9, "channels_last": 2.0, "bf16": 5.0, "onnxruntime": 1.0}, "eager"),
+    ],
+)
+def test_auto_picks_the_engine_measured_fastest_here_never_a_fixed_rule(
+    net, monkeypatch, seconds, expected
+):
+    timed = fake_timings(monkeypatch, seconds)
+    auto = engines.build("auto", net)
+    assert auto.engine_for(torch.rand(1, 1, 40, 60)) == expected
+    assert sorted(timed) == sorted(EXACT["cpu"])  # every exact engine, never int8
+
+
+def test_autos_choice_is_kept_per_machine_scale_and_size_and_read_back(net, monkeypatch):
+    timed = fake_timings(monkeypatch, {"eager": 3, "channels_last": 2, "bf16": 5, "onnxruntime": 1})
+    first = engines.build("auto", net)
+    first(torch.rand(1, 1, 40, 60))
+    assert len(timed) == 4
+    engines.build("auto", net)(torch.rand(1, 1, 41, 59))  # same size class: read from the cache
+    assert len(timed) == 4
+    engines.build("auto", net)(torch.rand(1, 1, 200, 300))  # another size: measured anew
+    assert len(timed) == 8
+    stored = json.loads(engine_choice.cache_path().read_text())
+    assert [r["engine"] for r in stored.values()] == ["onnxruntime", "onnxruntime"]
+    assert all("x3 [64, 32] [5, 3, 3]" in key for key in stored)
+
+
+def test_an_unreadable_choice_cache_is_measured_over(net, monkeypatch):
+    engine_choice.cache_path().write_text("{not json")
+    timed = fake_timings(monkeypatch, {"eager": 3, "channels_last": 2, "bf16": 5, "onnxruntime": 1})
+    assert engines.build("auto", net).engine_for(torch.rand(1, 1, 40, 60)) == "onnxruntime"
+    assert len(timed) == 4 and json.loads(engine_choice.cache_path().read_text())
+
+
+def test_auto_gives_the_output_of_the_engine_it_chose(net, lr):
+    auto = build("auto", net)
+    chosen = auto.engine_for(lr)
+    assert torch.equal(auto(lr), build(chosen, net)(lr))
+
+
+@pytest.mark.parametrize("engine", ["channels_last", "onnxruntime", "bf16"])
+def test_every_engine_auto_may_choose_keeps_psnr_within_0_05_db_of_fp32_on_held_out_images(
+    net, data_dir, engine
+):
+    """Held-out training images (every 10th of BSDS300_train), never the test sets."""
+    fp32 = evaluate(network_upscaler(net), Bicubic(3), 3, data_dir, ["BSDS300_train/40"])
+    other = evaluate(build(engine, net), Bicubic(3), 3, data_dir, ["BSDS300_train/40"])
+    assert abs(other["average"]["psnr"] - fp32["average"]["psnr"]) <= 0.05
 
 
 @pytest.mark.skipif(platform.system() != "Linux", reason="glibc only")
@@ -99,5 +167,5 @@ def test_onnx_engines_without_onnx_installed_say_what_to_install(net, monkeypatc
     monkeypatch.setitem(sys.modules, missing, None)
     with pytest.raises(EngineError, match=rf"needs {missing}, which is not installed: pip install"):
         build("onnxruntime", net)
-    monkeypatch.setattr(engines, "native_bf16", lambda: False)
-    assert resolve("auto", torch.device("cpu")) == "eager"
+    auto = build("auto", net)
+    assert auto.engine_for(torch.rand(1, 1, 30, 30)) != "onnxruntime"  # measured without it

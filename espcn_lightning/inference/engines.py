@@ -2,10 +2,9 @@
 
 Each engine turns a network into an ``Upscaler`` (float LR Y / 255 in, SR out, on the CPU); the
 MATLAB bicubic baseline is one too, and the ONNX export is the bytes the ONNX engines run.
-``python -m espcn_lightning.bench`` measures them side by side with their Set5 PSNR; ``auto``
-picks the fastest measured here that keeps Set5 within 0.05 dB of fp32: bf16 channels_last on a
-CPU with native bf16, else ONNX Runtime fp32 (eager torch without onnxruntime), fp16 with
-channels_last on CUDA.
+``python -m benchmarks`` measures them side by side with their Set5 PSNR; ``auto`` picks, by
+measurement on this machine for each scale and input size, the fastest of the exact ones (those
+within 0.05 dB of fp32 on held-out images): ``engine_choice``.
 """
 
 from __future__ import annotations
@@ -27,8 +26,8 @@ import torch
 from espcn_lightning.core.degradations import Upscaler
 from espcn_lightning.core.errors import EngineError
 from espcn_lightning.core.files import atomic_output
-from espcn_lightning.core.hardware import native_bf16
 from espcn_lightning.core.network import ESPCN, rebuild
+from espcn_lightning.inference.engine_choice import AutoUpscaler
 
 
 def network_upscaler(
@@ -245,26 +244,13 @@ def _int8(net: ESPCN, calibration: Iterable[np.ndarray] | None) -> Upscaler:
 ENGINES = ("auto", *REGISTRY)
 
 
-def resolve(engine: str, device: torch.device) -> str:
-    """``auto`` made concrete for a device; the others as given."""
-    if engine != "auto":
-        return engine
-    if device.type == "cuda":
-        return "half"
-    if native_bf16():
-        return "bf16"
-    try:
-        deploy_module("onnx")
-        deploy_module("onnxruntime")
-    except EngineError:
-        return "eager"
-    return "onnxruntime"
-
-
 def build(engine: str, net: ESPCN, calibration: Iterable[np.ndarray] | None = None) -> Upscaler:
-    """An upscaler running ``net`` with ``engine`` (see ENGINES) on the network's device."""
+    """An upscaler running ``net`` with ``engine`` (see ENGINES) on the network's device;
+    ``auto`` picks, per input size, the fastest exact engine measured here
+    (``engine_choice.AutoUpscaler``)."""
     device = next(net.parameters()).device
-    engine = resolve(engine, device)
+    if engine == "auto":
+        return AutoUpscaler(build, net)
     if engine not in REGISTRY:
         raise EngineError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
     if device.type not in DEVICES[engine]:
