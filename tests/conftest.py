@@ -21,6 +21,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from espcn_lightning import CONFIG_DIR
 from espcn_lightning.datasets.catalogue import calibration_images
+from espcn_lightning.training.sweep_results import tensorboard_run
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("ESPCN_DATA_DIR", ROOT / "data")).resolve()
@@ -104,7 +105,8 @@ def tensorboard_scalars() -> Callable[[Path, str], list]:
     """The events of one scalar tag in a run's tensorboard/ folder ([] when never logged)."""
 
     def read(run_dir: Path, tag: str) -> list:
-        events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+        folder = tensorboard_run(run_dir) or run_dir / "tensorboard"
+        events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
         events.Reload()
         return events.Scalars(tag) if tag in events.Tags().get("scalars", []) else []
 

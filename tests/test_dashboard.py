@@ -11,7 +11,8 @@ from espcn_lightning.core.degradations import imresize
 from espcn_lightning.core.errors import DataError
 from espcn_lightning.core.metrics import patch_psnr
 from espcn_lightning.train import train
-from espcn_lightning.training.dashboard import METRIC, tuned_hparams
+from espcn_lightning.training.dashboard import METRIC, PRUNED_METRIC, tuned_hparams
+from espcn_lightning.training.sweep_results import tensorboard_run
 from espcn_lightning.training.module import ESPCNModule
 
 QUICK = [
@@ -24,7 +25,8 @@ QUICK = [
 
 
 def events(run_dir):
-    accumulator = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    folder = tensorboard_run(run_dir) or run_dir / "tensorboard"
+    accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     accumulator.Reload()
     return accumulator
 
@@ -82,7 +84,7 @@ def test_a_trained_run_declares_its_layout_hyperparameters_and_bicubic_baseline(
     experiment = plugin_data_pb2.HParamsPluginData.FromString(
         content["_hparams_/experiment"]
     ).experiment
-    assert [m.name.tag for m in experiment.metric_infos] == [METRIC]
+    assert [m.name.tag for m in experiment.metric_infos] == [METRIC, PRUNED_METRIC]
     assert {h.name for h in experiment.hparam_infos} >= {"data/batch_size", "optim/optimizer/lr"}
     assert "_hparams_/session_start_info" in content
     assert "custom_scalars__config__" in plugin_content(tmp_path, "custom_scalars")

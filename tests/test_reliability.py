@@ -143,7 +143,7 @@ def test_ddp_trains_on_two_cpu_processes_and_logs_once(
         )
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 1
+    assert len(list((run_dir / "tensorboard").rglob("events.out.tfevents.*"))) == 1
     steps = [e.step for e in tensorboard_scalars(run_dir, "val/psnr")]
     assert steps == sorted(set(steps))
     assert len(steps) == 2

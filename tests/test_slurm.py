@@ -122,7 +122,7 @@ def test_a_sweep_of_four_jobs_completes_on_its_cpus_reports_and_is_never_submitt
         job = sweep_dir / str(number)
         assert summary(job)["status"] == "completed"
         assert summary(job)["threads"] == 1  # cpus_per_task, not the node's 2 cores
-        assert list((job / "tensorboard").glob("events.out.tfevents.*"))
+        assert list((job / "tensorboard").rglob("events.out.tfevents.*"))
     report = subprocess.run(
         [sys.executable, "-m", "espcn_lightning.report", str(sweep_dir)],
         capture_output=True,
@@ -198,7 +198,7 @@ def test_ddp_over_two_tasks_under_srun_matches_ddp_on_two_local_processes(
         cluster, sweep_cmd(sweep_dir, data_dir, "seed=3", *ddp, "hydra.launcher.tasks_per_node=2")
     )
     job = sweep_dir / "0"
-    assert len(list((job / "tensorboard").glob("events.out.tfevents.*"))) == 1
+    assert len(list((job / "tensorboard").rglob("events.out.tfevents.*"))) == 1
     local_dir = tmp_path / "local"
     local = subprocess.run(
         train_cmd(local_dir, data_dir, "seed=3", *ddp), capture_output=True, text=True, timeout=600

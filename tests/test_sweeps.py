@@ -159,8 +159,11 @@ def test_a_killed_sweep_rerun_with_the_same_command_skips_finished_jobs_and_resu
     resumed = json.loads((sweep_dir / "1" / "summary.json").read_text())
     assert resumed["resumed_from"] == "checkpoints/last.ckpt" and killed_at < 3
     assert "resumed_from" not in json.loads((sweep_dir / "2" / "summary.json").read_text())
-    assert len(list((sweep_dir / "1" / "tensorboard").glob("events.out.tfevents.*"))) == 2
-    assert len(list((sweep_dir / "2" / "tensorboard").glob("events.out.tfevents.*"))) == 1
+    assert len(list((sweep_dir / "1" / "tensorboard").rglob("events.out.tfevents.*"))) == 2
+    # TensorBoard lists the job by what it varies, the resumed half in the same run
+    named = {p.parent.name for p in (sweep_dir / "1" / "tensorboard").rglob("events.out.*")}
+    assert len(named) == 1 and "data.batch_size=16" in named.pop().split(" ")
+    assert len(list((sweep_dir / "2" / "tensorboard").rglob("events.out.tfevents.*"))) == 1
 
     everything = snapshot(sweep_dir)
     changed = subprocess.run(

@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, cast
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 RUN = ("scale", "seed", "model", "data", "degradation", "optim")
@@ -85,6 +86,16 @@ def _resolved(cfg: DictConfig, key: str, raw: Any) -> Any:
 def _show(value: Any) -> str:
     """A config value as a user would type it."""
     return json.dumps(value) if isinstance(value, list | dict) else str(value)
+
+
+def run_name() -> str:
+    """A run's name in its loggers: the overrides that say what it trains (Hydra's
+    ``override_dirname``, e.g. ``data.batch_size=4 seed=1``); empty outside a Hydra job. The
+    ``${run_name:}`` resolver, so TensorBoard lists a sweep's runs by what they vary."""
+    return str(HydraConfig.get().job.override_dirname) if HydraConfig.initialized() else ""
+
+
+OmegaConf.register_new_resolver("run_name", run_name, replace=True)
 
 
 def job_key(config: DictConfig) -> dict[str, Any]:

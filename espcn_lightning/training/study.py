@@ -129,6 +129,8 @@ def trial_config(cfg: DictConfig, params: Mapping[str, Any], run_dir: Path) -> D
         for key, value in params.items():
             OmegaConf.update(trial, key, value, merge=False)
         trial.paths.output_dir = str(run_dir)
+        if trial.get("logger") and trial.logger.get("tensorboard"):  # named by what it tries
+            trial.logger.tensorboard.version = " ".join(f"{k}={v}" for k, v in params.items())
     return trial
 
 

@@ -79,9 +79,10 @@ def read_curves(job_dir: Path) -> dict[str, list[float]]:
     """
     if (job_dir / "csv" / "metrics.csv").is_file():
         return csv_curves(job_dir / "csv" / "metrics.csv")
-    if not (job_dir / "tensorboard").is_dir():
+    folder = tensorboard_run(job_dir)
+    if folder is None:
         return {}
-    events = EventAccumulator(str(job_dir / "tensorboard"), size_guidance={"scalars": 0})
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     events.Reload()
     tags = set(events.Tags().get("scalars", []))
     curves = {}
@@ -90,6 +91,13 @@ def read_curves(job_dir: Path) -> dict[str, list[float]]:
             by_step = {e.step: e.value for e in events.Scalars(tag)}
             curves[tag] = [by_step[step] for step in sorted(by_step)]
     return curves
+
+
+def tensorboard_run(run_dir: Path) -> Path | None:
+    """The folder of a run's TensorBoard events: ``tensorboard/`` or the one folder below it
+    named for the run (``logger.tensorboard.version``); None without events."""
+    events = sorted((run_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    return events[0].parent if events else None
 
 
 def csv_curves(path: Path) -> dict[str, list[float]]:
