@@ -12,8 +12,8 @@ from espcn_lightning.core.errors import DataError
 from espcn_lightning.core.metrics import patch_psnr
 from espcn_lightning.train import train
 from espcn_lightning.training.dashboard import METRIC, PRUNED_METRIC, tuned_hparams
-from espcn_lightning.training.sweep_results import tensorboard_run
 from espcn_lightning.training.module import ESPCNModule
+from espcn_lightning.training.sweep_results import tensorboard_run
 
 QUICK = [
     "experiment=smoke",
