@@ -144,6 +144,23 @@ def rebuild(config: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> ESP
     return net.fold()
 
 
+def robustness_section(gains: Mapping[str, Mapping[str, float]] | None) -> str:
+    """The card's table of gains over bicubic (dB) per degradation and test set, if measured
+    (``python -m espcn_lightning.robustness``)."""
+    if not gains:
+        return ""
+    sets = list(next(iter(gains.values())))
+    head = "| Degradation | " + " | ".join(sets) + " |\n|---|" + "---:|" * len(sets) + "\n"
+    rows = "".join(
+        f"| {name} | " + " | ".join(f"{row[s]:+.2f}" for s in sets) + " |\n"
+        for name, row in gains.items()
+    )
+    return (
+        "\nGain over bicubic on the same LR images (dB) when the LR image was made other ways "
+        "(`conf/degradation/`):\n\n" + head + rows
+    )
+
+
 def model_card(config: Mapping[str, Any], provenance: Mapping[str, Any]) -> str:
     """A Hub model card for a network: what it is, its scores beside the paper's protocol, how it
     was trained (command, commit, data) and how to load it."""
@@ -155,6 +172,7 @@ def model_card(config: Mapping[str, Any], provenance: Mapping[str, Any]) -> str:
     }
     rows = "".join(f"| {name} | {value:.2f} |\n" for name, value in scores.items())
     table = f"| Test set | PSNR (dB, Y) |\n|---|---:|\n{rows}" if rows else "Not scored yet.\n"
+    table += robustness_section(provenance.get("robustness"))
     return f"""---
 library_name: espcn-lightning
 license: mit
