@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export ESPCN_DATA_DIR ?= data
 DIR ?= outputs
 
-.PHONY: help install data train eval tensorboard test test-full test-study test-slurm test-wheel test-lowest lint format bench clean screenshots
+.PHONY: help install data train eval tensorboard test test-full test-study test-slurm test-wheel test-lowest lint format bench clean screenshots docs docs-serve
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -71,3 +71,9 @@ bench: $(PY)  ## speed figures side by side (engines, video, training loop, data
 
 screenshots: data  ## the README's screenshots into docs/images (needs chromium; ARGS="--logdir DIR")
 	$(PY) -m scripts.screenshots --out docs/images $(ARGS)
+
+docs: $(PY)  ## the documentation site into site/ (MkDocs, strict: a broken link or a warning fails it)
+	$(PY) -m mkdocs build --strict
+
+docs-serve: $(PY)  ## the documentation site on http://127.0.0.1:8000, rebuilt as docs/ changes
+	$(PY) -m mkdocs serve

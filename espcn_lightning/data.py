@@ -88,7 +88,7 @@ def _run_download(args: argparse.Namespace, manifest: dict[str, Dataset], data_d
         if count:
             print(f"{name}: fetched {count} images into {data_dir / name}")
     problems = [
-        f"{path}: already there but not the image the README's tables were measured on; left as "
+        f"{path}: already there but not the image the published tables were measured on; left as "
         "it is (move it away and rerun to fetch the original)"
         for path in fetched.differing
     ]
@@ -117,7 +117,7 @@ def _run_import(args: argparse.Namespace, manifest: dict[str, Dataset], data_dir
         print(f"left out {len(done.ignored)} other images ({preview(done.ignored)})")
     if done.differing:
         print(
-            f"warning: {len(done.differing)} of them are not the images the README's "
+            f"warning: {len(done.differing)} of them are not the images the published "
             f"tables were measured on ({preview(done.differing)}); scores will differ"
         )
     return 0

@@ -163,7 +163,7 @@ def test_verify_names_an_image_that_is_not_the_reference_one(tmp_path):
     Image.fromarray(changed).save(folder / "bird.png")
     problems = verify(tmp_path, ["Set5"], synthetic_manifest())
     assert len(problems) == 1
-    assert "bird.png: not the image the README's tables were measured on" in problems[0]
+    assert "bird.png: not the image the published tables were measured on" in problems[0]
 
 
 def test_verify_accepts_the_same_pixels_in_another_lossless_encoding(tmp_path):

@@ -1,4 +1,4 @@
-"""Weights files: shipped models load safely and reproduce the numbers published in README."""
+"""Weights files: shipped models load safely and reproduce the numbers the docs publish."""
 
 import json
 import pickle
@@ -16,7 +16,7 @@ from espcn_lightning.evaluation.protocol import evaluate
 from espcn_lightning.inference.engines import network_upscaler
 from espcn_lightning.inference.pretrained import WEIGHTS_DIR, save_weights, shipped_models
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 SHIPPED = [
     "espcn_x3_tanh_t91",
     "espcn_x3_relu_t91",
@@ -26,15 +26,15 @@ SHIPPED = [
 ]
 
 
-def readme_psnr(model: str) -> dict[str, float]:
-    """The Set5 / Set14 PSNR that README's results table gives for a shipped model: the first
-    table row that names it in its first cell and has a number next."""
-    for line in README.read_text().splitlines():
+def published_psnr(model: str) -> dict[str, float]:
+    """The Set5 / Set14 PSNR the docs' Results page gives for a shipped model: the first table
+    row that names it in its first cell and has a number next."""
+    for line in RESULTS.read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         named = cells[0].startswith(f"`{model}`")
         if named and len(cells) > 2 and cells[1].replace(".", "").isdigit():
             return {"Set5": float(cells[1]), "Set14": float(cells[2])}
-    raise AssertionError(f"README has no results row for {model}")
+    raise AssertionError(f"docs/results.md has no results row for {model}")
 
 
 def test_the_shipped_models_ship_with_their_provenance():
@@ -58,12 +58,12 @@ def test_load_model_returns_an_eval_mode_network_that_upscales_by_its_scale():
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_models_reproduce_readme_psnr_on_set5_and_set14(data_dir, name):
+def test_shipped_models_reproduce_the_published_psnr_on_set5_and_set14(data_dir, name):
     net = load_model(name)
     result = evaluate(
         network_upscaler(net), Bicubic(net.scale), net.scale, data_dir, ["Set5", "Set14"]
     )
-    for dataset, expected in readme_psnr(name).items():
+    for dataset, expected in published_psnr(name).items():
         assert result["datasets"][dataset]["psnr"] == pytest.approx(expected, abs=0.01)
 
 

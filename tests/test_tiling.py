@@ -26,7 +26,7 @@ def random_image(shape, seed=0):
 @pytest.mark.parametrize("shape", [(150, 201, 3), (150, 201)])
 def test_tiled_upscaling_is_identical_to_upscaling_the_whole_image(net, engine, shape):
     if engine == "bf16" and native_bf16():
-        pytest.skip("bf16 on a CPU with native bf16: tiles may round differently (README, Speed)")
+        pytest.skip("bf16 on a CPU with native bf16: tiles may round differently (docs: Speed)")
     image = random_image(shape)
     upscale = build(engine, net)
     whole = upscale_rgb(image, upscale, net.scale)

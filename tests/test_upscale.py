@@ -283,7 +283,7 @@ def test_a_large_image_is_upscaled_in_tiles_to_the_same_file(tmp_path, butterfly
     everywhere, bf16 where the CPU emulates it. With native bf16 (AMX, AVX-512 BF16) oneDNN may
     block a tile's convolutions unlike the whole image's, so tiles may round differently there."""
     if engine == "bf16" and native_bf16():
-        pytest.skip("bf16 on a CPU with native bf16: tiles may round differently (README, Speed)")
+        pytest.skip("bf16 on a CPU with native bf16: tiles may round differently (docs: Speed)")
     source = tmp_path / "photo.png"
     Image.fromarray(butterfly).save(source)
     common = ["--engine", engine]

@@ -79,7 +79,7 @@ def ycbcr_to_rgb8(
 
 #: LR rows of Cb/Cr enlarged, and converted to RGB, at a time: a band's float planes stay in the
 #: CPU's caches instead of streaming two 1080p float planes and a merged copy through memory
-#: (19.0 against 13.6 ms a 1080p x3 frame on one thread, same bytes out; README "Speed").
+#: (19.0 against 13.6 ms a 1080p x3 frame on one thread, same bytes out; docs: Speed).
 BAND_ROWS = 32
 
 

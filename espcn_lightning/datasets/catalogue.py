@@ -128,7 +128,7 @@ def verify(
                 continue
             if not is_reference(path, entries[path.stem]):
                 problems.append(
-                    f"{path}: not the image the README's tables were measured on (its pixels "
+                    f"{path}: not the image the published tables were measured on (its pixels "
                     f"differ); move it away and run `{FETCH} {name}` to fetch the original"
                 )
     return problems

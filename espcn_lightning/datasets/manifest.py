@@ -1,7 +1,7 @@
 """The dataset manifest: each benchmark set's pinned source, licence, citation and images.
 
 ``datasets.json`` ships with the package. Per image it gives the upstream path and SHA256, the name
-the image has here, and a digest of its decoded pixels, which identifies the image the README's
+the image has here, and a digest of its decoded pixels, which identifies the image the published
 tables were measured on whatever lossless encoding holds it.
 """
 
@@ -113,7 +113,7 @@ def pixel_digest(image: np.ndarray) -> str:
 
 
 def is_reference(path: Path, entry: ImageEntry) -> bool:
-    """Whether a file is the image the README's tables were measured on (same bytes or pixels)."""
+    """Whether a file is the image the published tables were measured on (same bytes or pixels)."""
     if file_hash(str(path), alg="sha256") in entry.hashes:
         return True
     try:
