@@ -207,3 +207,31 @@ def test_ddp_over_two_tasks_under_srun_matches_ddp_on_two_local_processes(
     assert summary(job)["best_val_psnr"] == pytest.approx(
         summary(local_dir)["best_val_psnr"], abs=0.01
     )
+
+
+def test_a_study_runs_its_workers_as_cluster_jobs_that_share_one_study(cluster, data_dir, tmp_path):
+    """sweep=optuna under the SLURM launcher: two workers, each an array task on one CPU, ask the
+    study in the sweep dir for trials until it has four, none trained twice."""
+    from optuna.trial import TrialState
+
+    from espcn_lightning.training.study import RUN_DIR, open_study
+
+    sweep_dir = tmp_path / "study"
+    launch(
+        cluster,
+        sweep_cmd(
+            sweep_dir,
+            data_dir,
+            "sweep=optuna",
+            "trainer.max_epochs=2",
+            "hydra.sweeper.n_trials=4",
+            "hydra.sweeper.n_workers=2",
+        ),
+    )
+    assert submitted(sweep_dir) == 2
+    study = open_study(sweep_dir, {"study_name": "espcn_five", "storage": "journal"})
+    trials = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    assert len(trials) >= 4
+    dirs = [t.user_attrs[RUN_DIR] for t in trials]
+    assert len(set(dirs)) == len(dirs)
+    assert all(summary(sweep_dir / d)["status"] in ("completed", "pruned") for d in dirs)
