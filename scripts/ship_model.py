@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     model = args.run_dir / "model.pt"
     net = load_model(model)
-    provenance = dict(net.provenance)
+    meta = json.loads(model.with_suffix(".json").read_text())  # the run's record (save_weights)
+    provenance = {key: value for key, value in meta.items() if key != "config"}
     threads = provenance.get("threads", torch.get_num_threads())
     provenance["machine"] = f"{cpu_name()}, {threads} threads, torch {torch.__version__}"
     if "best_checkpoint" in provenance:  # relative to the run dir: no path of this machine

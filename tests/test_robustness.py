@@ -15,7 +15,9 @@ from tensorboard.util.tensor_util import make_tensor_proto
 from espcn_lightning.core.errors import DataError
 from espcn_lightning.datasets.download import DownloadError
 from espcn_lightning.evaluation.opencv_espcn import COMMIT, REPOSITORY, graph_path, read_graph
-from espcn_lightning.evaluation.robustness import markdown_matrix, worst_gains
+from espcn_lightning.evaluation.robustness import markdown_matrix, robustness_matrix, worst_gains
+from espcn_lightning.evaluation.upscalers import espcn
+from espcn_lightning.inference.pretrained import default_model, picture_model, robust_model
 
 
 def write_graph(path, weights: dict[str, np.ndarray]) -> None:
@@ -139,3 +141,34 @@ def test_an_unknown_degradation_ends_in_one_line_naming_the_choices(tmp_path, da
     )
     assert result.returncode == 1
     assert "no degradation 'blurry'" in result.stderr.strip().splitlines()[-1]
+
+
+#: Set5 PSNR of each shipped robust model under two degradations, pinned from
+#: ``python -m espcn_lightning.robustness scale=N`` (the full matrices: docs/robustness.md).
+ROBUST_SET5 = {
+    3: {"bicubic": 31.676, "opencv_cubic": 30.075},
+    4: {"bicubic": 29.652, "opencv_cubic": 28.126},
+}
+
+
+@pytest.mark.parametrize("scale", [3, 4])
+def test_the_shipped_robust_models_set5_rows_are_pinned_and_beat_bicubic_without_antialiasing(
+    data_dir, scale
+):
+    name = f"espcn_x{scale}_robust_291"
+    matrix = robustness_matrix(
+        {name: espcn(scale, name).upscale}, ["bicubic", "opencv_cubic"], scale, data_dir, ["Set5"]
+    )
+    for degradation, expected in ROBUST_SET5[scale].items():
+        row = matrix["cells"][degradation]["Set5"]
+        assert row[name] == pytest.approx(expected, abs=0.01)
+    row = matrix["cells"]["opencv_cubic"]["Set5"]
+    assert row[name] > row["bicubic"]  # where the paper-protocol model loses 2.5 dB
+
+
+def test_upscale_uses_the_robust_models_where_shipped_and_evaluate_the_paper_ones():
+    for scale in (3, 4):
+        assert picture_model(scale) == robust_model(scale) == f"espcn_x{scale}_robust_291"
+    assert robust_model(2) is None and picture_model(2) == "espcn_x2_relu_291"
+    for scale in (2, 3, 4):
+        assert default_model(scale) == f"espcn_x{scale}_relu_291"
