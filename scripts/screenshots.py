@@ -72,6 +72,23 @@ def shoot_results(browser, page_path: Path, out: Path) -> None:
     page.locator("#viewer").screenshot(path=out / "results_viewer.png")
 
 
+#: Rewrites every text on the page that names this machine's log folder, before a screenshot.
+HIDE_PATH = """folder => {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.nodeValue.includes(folder)) {
+      node.nodeValue = node.nodeValue.split(folder).join("outputs");
+    }
+  }
+}"""
+
+
+def shoot(page, path: Path, logdir: Path) -> None:
+    """A screenshot in which TensorBoard's "data location" shows no path of this machine."""
+    page.evaluate(HIDE_PATH, str(logdir.resolve().parent))
+    page.screenshot(path=path)
+
+
 def shoot_tensorboard(browser, logdir: Path, out: Path) -> None:
     """Custom Scalars, Images and HParams, each once its content has loaded."""
     with tensorboard(logdir) as url:
@@ -79,18 +96,18 @@ def shoot_tensorboard(browser, logdir: Path, out: Path) -> None:
         page.goto(f"{url}/#custom_scalars")
         page.get_by_text("learning rate").first.wait_for()
         page.wait_for_timeout(2000)
-        page.screenshot(path=out / "tensorboard_scalars.png")
+        shoot(page, out / "tensorboard_scalars.png", logdir)
         page.goto(f"{url}/#images")
         image = page.locator("tf-image-loader img").first
         image.wait_for()
         page.wait_for_function("i => i.complete && i.naturalWidth", arg=image.element_handle())
         page.wait_for_timeout(500)
-        page.screenshot(path=out / "tensorboard_images.png")
+        shoot(page, out / "tensorboard_images.png", logdir)
         page.set_viewport_size({"width": 1500, "height": 560})
         page.goto(f"{url}/#hparams")
         page.get_by_text("best val PSNR").first.wait_for()
         page.wait_for_timeout(1000)
-        page.screenshot(path=out / "tensorboard_hparams.png")
+        shoot(page, out / "tensorboard_hparams.png", logdir)
 
 
 def main(argv: list[str] | None = None) -> int:
