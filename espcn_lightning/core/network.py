@@ -204,7 +204,8 @@ SuperTexture136, the paper's fifth test set, is not public and is not scored.
 
 ```python
 from espcn_lightning import ESPCN, upscale_image
-net = ESPCN.from_pretrained("FOLDER_OR_REPO_ID")   # Y / 255 in, Y / 255 out
+
+net = ESPCN.from_pretrained("FOLDER_OR_REPO_ID")  # Y / 255 in, Y / 255 out
 upscale_image("photo.jpg", model="FOLDER").save("photo_x{scale}.png")
 ```
 """
