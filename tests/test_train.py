@@ -19,7 +19,11 @@ EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_composes(tmp_path, train_config, experiment):
     cfg = train_config(tmp_path, [f"experiment={experiment}"])
-    assert cfg.model.scale == cfg.scale == {"zoo_x2": 2, "zoo_x4": 4}.get(experiment, 3)
+    assert (
+        cfg.model.scale
+        == cfg.scale
+        == {"zoo_x2": 2, "zoo_x4": 4, "robust_x2": 2, "robust_x4": 4}.get(experiment, 3)
+    )
     assert cfg.trainer.max_epochs >= 1
 
 
