@@ -41,6 +41,7 @@ def one_line(result: subprocess.CompletedProcess) -> str:
 # Records and results
 
 
+@pytest.mark.slow  # make test-full: keeps make test under 10 minutes
 def test_resuming_a_completed_run_with_the_same_budget_rewrites_nothing(tmp_path, data_dir, run):
     run_dir = tmp_path / "run"
     assert run(train_cmd(run_dir, data_dir)).returncode == 0
@@ -152,6 +153,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
+@pytest.mark.slow  # make test-full: keeps make test under 10 minutes
 def test_a_disk_that_fills_during_training_ends_in_one_line_and_the_rerun_resumes(
     small_disk, data_dir, run
 ):

@@ -107,6 +107,7 @@ def test_a_non_finite_loss_stops_with_one_line_and_keeps_the_last_good_checkpoin
         assert all(torch.isfinite(v).all() for v in state.values())
 
 
+@pytest.mark.slow  # make test-full: keeps make test under 10 minutes
 def test_the_same_seed_gives_the_same_validation_psnr(tmp_path, data_dir, run):
     values = []
     for name in ("a", "b"):

@@ -49,6 +49,7 @@ def test_auto_precision_is_bf16_mixed_only_where_the_cpu_has_bf16():
     assert training_precision("32-true", "cpu") == "32-true"
 
 
+@pytest.mark.slow  # make test-full: keeps make test under 10 minutes
 def test_parallel_jobs_each_train_on_their_share_of_the_threads(tmp_path, data_dir):
     """joblib would hand its workers the parent's OMP_NUM_THREADS (here twice the cores), which
     oversubscribes the cores; each job must cut itself to its share."""

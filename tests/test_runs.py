@@ -89,6 +89,7 @@ def test_a_resume_with_another_model_or_scale_is_refused_in_one_line(
     assert snapshot(run_dir) == before
 
 
+@pytest.mark.slow  # make test-full: keeps make test under 10 minutes
 def test_a_resume_may_change_the_training_budget(tmp_path, data_dir, run, tensorboard_scalars):
     run_dir = tmp_path / "run"
     assert run(train_cmd(run_dir, data_dir)).returncode == 0
@@ -198,6 +199,7 @@ def wait_for(condition, process, seconds=240):
     assert process.poll() is None, "the run ended before the test could act on it"
 
 
+@pytest.mark.slow  # make test-full: keeps make test under 10 minutes
 def test_a_second_run_into_a_dir_in_use_is_refused_and_a_killed_runs_lock_is_stale(
     tmp_path, data_dir, root, run
 ):

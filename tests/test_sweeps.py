@@ -183,6 +183,7 @@ def test_a_killed_sweep_rerun_with_the_same_command_skips_finished_jobs_and_resu
     assert snapshot(sweep_dir) == everything
 
 
+@pytest.mark.slow  # make test-full: keeps make test under 10 minutes
 def test_a_sweep_reuses_the_completed_jobs_of_another_sweep_that_ran_the_same_config(
     tmp_path, data_dir, root
 ):
