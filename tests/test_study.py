@@ -14,15 +14,21 @@ import subprocess
 import time
 from pathlib import Path
 
-import optuna
 import pytest
 from omegaconf import OmegaConf
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.trial import TrialState
 
-from espcn_lightning.core.errors import ConfigError, DataError
-from espcn_lightning.training.search_space import parse
-from espcn_lightning.training.study import (
+optuna = pytest.importorskip("optuna", reason="the [sweep] extra: pip install -e '.[sweep]'")
+
+from optuna.distributions import (  # noqa: E402
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import TrialState  # noqa: E402
+
+from espcn_lightning.core.errors import ConfigError, DataError  # noqa: E402
+from espcn_lightning.training.search_space import parse  # noqa: E402
+from espcn_lightning.training.study import (  # noqa: E402
     RUN_DIR,
     counted,
     open_study,
@@ -30,7 +36,7 @@ from espcn_lightning.training.study import (
     trial_config,
     work,
 )
-from tests.test_reliability import smoke_sweep_cmd
+from tests.test_reliability import smoke_sweep_cmd  # noqa: E402
 
 SETTINGS = {
     "study_name": "test",
