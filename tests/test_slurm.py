@@ -99,13 +99,15 @@ def wait_for(condition, timeout: float, what: str) -> None:
 
 
 def release_requeued(cluster) -> bool:
-    """SLURM holds a requeued job about two minutes (its begin time): start it now. True once
-    the job runs again (or has ended)."""
+    """SLURM holds a requeued job about two minutes (its begin time): start it now, with room to
+    finish (a 10-minute limit: a resumed run whose 2-minute limit warned it again before its
+    epochs were done would be requeued again, on a slow machine without end). True once the job
+    runs again (or has ended)."""
     queue = cluster.run("squeue", "-h", "-o", "%i %T %r").stdout.splitlines()
     for line in queue:
         job, state, reason = line.split(maxsplit=2)
         if state == "PENDING" and reason == "BeginTime":
-            cluster.run("scontrol", "update", f"JobId={job}", "StartTime=now")
+            cluster.run("scontrol", "update", f"JobId={job}", "StartTime=now", "TimeLimit=10")
     return all(line.split()[1] == "RUNNING" for line in queue)
 
 
