@@ -17,6 +17,7 @@ import sys
 import warnings
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 try:
     import matplotlib
@@ -32,14 +33,6 @@ import yaml  # noqa: E402
 
 from espcn_lightning.core.errors import one_line_errors  # noqa: E402
 from espcn_lightning.evaluation.page import page_html  # noqa: E402
-from espcn_lightning.training.study_results import (  # noqa: E402
-    TrialRow,
-    epochs_saved,
-    load_study,
-    study_storage,
-    trial_rows,
-    wall_seconds,
-)
 from espcn_lightning.training.sweep_results import (  # noqa: E402
     Job,
     read_sweep,
@@ -237,8 +230,17 @@ def write_figures(out_dir: Path, jobs: list[Job]) -> None:
     plt.close(fig)
 
 
+if TYPE_CHECKING:
+    from espcn_lightning.training.study_results import TrialRow
+
+#: The files a study keeps in its sweep dir (journal or SQLite); Optuna is needed only then.
+STUDY_FILES = ("study.journal", "study.db")
+
+
 def study_markdown(study, rows: list[TrialRow], budget: int, sweep_dir: Path) -> str:
     """study.md: the counts, wall time and epochs pruning saved, then every trial, best first."""
+    from espcn_lightning.training.study_results import epochs_saved, wall_seconds
+
     states = [r.state for r in rows]
     trained, saved = epochs_saved(rows, budget)
     head = "| trial | state | best val PSNR | epochs | seconds | parameters | run dir |"
@@ -300,6 +302,8 @@ def write_study_figures(out_dir: Path, study) -> list[str]:
 
 def write_study_report(sweep_dir: Path, out: Path) -> str:
     """study.md, the figures and study.html (all on one page) for the study in ``sweep_dir``."""
+    from espcn_lightning.training.study_results import load_study, trial_rows  # [sweep] extra
+
     study = load_study(sweep_dir)
     rows = trial_rows(study, sweep_dir)
     config = (
@@ -344,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="default: the sweep dir")
     args = parser.parse_args(argv)
     out = args.out or args.sweep_dir
-    if study_storage(args.sweep_dir) is not None:
+    if any((args.sweep_dir / name).is_file() for name in STUDY_FILES):
         out.mkdir(parents=True, exist_ok=True)
         print(write_study_report(args.sweep_dir, out))
         return 0
