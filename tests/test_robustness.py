@@ -90,22 +90,21 @@ def test_the_matrix_reads_as_the_gain_over_bicubic_per_cell():
     assert worst_gains(matrix) == {"m": -2.0}
 
 
-def robustness(tmp_path, data_dir, *overrides) -> dict:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "espcn_lightning.robustness",
-            f"hydra.run.dir={tmp_path}",
-            f"paths.data_dir={data_dir}",
-            "datasets=[Set5]",
-            "degradations=[bicubic,opencv_cubic]",
-            *overrides,
-        ],
+def run_robustness(tmp_path, data_dir, *overrides) -> subprocess.CompletedProcess:
+    """The robustness command into ``tmp_path``, its output captured."""
+    command = [sys.executable, "-m", "espcn_lightning.robustness", f"hydra.run.dir={tmp_path}"]
+    return subprocess.run(
+        [*command, f"paths.data_dir={data_dir}", *overrides],
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
+    )
+
+
+def robustness(tmp_path, data_dir, *overrides) -> dict:
+    result = run_robustness(
+        tmp_path, data_dir, "datasets=[Set5]", "degradations=[bicubic,opencv_cubic]", *overrides
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "robustness.md").read_text() in result.stdout
@@ -125,20 +124,7 @@ def test_the_matrix_on_set5_shows_the_paper_model_losing_to_bicubic_without_anti
 
 
 def test_an_unknown_degradation_ends_in_one_line_naming_the_choices(tmp_path, data_dir):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "espcn_lightning.robustness",
-            f"hydra.run.dir={tmp_path}",
-            f"paths.data_dir={data_dir}",
-            "degradations=[blurry]",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_robustness(tmp_path, data_dir, "degradations=[blurry]")
     assert result.returncode == 1
     assert "no degradation 'blurry'" in result.stderr.strip().splitlines()[-1]
 
