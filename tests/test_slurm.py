@@ -98,17 +98,30 @@ def wait_for(condition, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def release_requeued(cluster) -> bool:
-    """SLURM holds a requeued job about two minutes (its begin time): start it now, with room to
-    finish (a 10-minute limit: a resumed run whose 2-minute limit warned it again before its
-    epochs were done would be requeued again, on a slow machine without end). True once the job
-    runs again (or has ended)."""
-    queue = cluster.run("squeue", "-h", "-o", "%i %T %r").stdout.splitlines()
-    for line in queue:
-        job, state, reason = line.split(maxsplit=2)
-        if state == "PENDING" and reason == "BeginTime":
-            cluster.run("scontrol", "update", f"JobId={job}", "StartTime=now", "TimeLimit=10")
-    return all(line.split()[1] == "RUNNING" for line in queue)
+def restarts(cluster, job_id: str) -> int:
+    """How many times SLURM has requeued this job (its own count: earlier tests' jobs, kept in
+    the controller for minutes, have theirs)."""
+    shown = cluster.run("scontrol", "show", "job", job_id).stdout
+    found = re.search(r"Restarts=(\d+)", shown)
+    return int(found.group(1)) if found else 0
+
+
+def release_requeued(cluster, job_id: str) -> bool:
+    """SLURM holds a requeued job about two minutes (its begin time): start it now, with no time
+    limit (any limit warns a resumed run again, signal_delay_s before it, and a slow machine whose
+    epochs outlast it is requeued again). True once the job runs again (or has ended)."""
+    queue = cluster.run("squeue", "-h", "-j", job_id, "-o", "%T %r").stdout.split()
+    if queue[:2] == ["PENDING", "BeginTime"]:
+        cluster.run("scontrol", "update", f"JobId={job_id}", "StartTime=now", "TimeLimit=UNLIMITED")
+    return not queue or queue[0] == "RUNNING"
+
+
+def cluster_state(cluster, sweep_dir: Path) -> str:
+    """What a failed cluster test needs: the jobs as SLURM sees them and the end of each job's
+    submitit log."""
+    logs = sorted((sweep_dir / ".submitit").rglob("*_log.*"))
+    tails = "".join(f"--- {log.name}\n{log.read_text()[-1500:]}\n" for log in logs)
+    return cluster.run("scontrol", "show", "job").stdout + tails
 
 
 def test_a_sweep_of_four_jobs_completes_on_its_cpus_reports_and_is_never_submitted_twice(
@@ -177,15 +190,19 @@ def test_a_job_preempted_or_out_of_time_is_requeued_and_resumes_from_its_checkpo
     launcher = launched(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     job = sweep_dir / "0"
     wait_for(lambda: (job / "checkpoints" / "last.ckpt").is_file(), 300, "a first checkpoint")
+    (job_id,) = (d.name for d in (sweep_dir / ".submitit").iterdir() if d.is_dir())
     if how == "preempted":
-        for queued in cluster.jobs():
-            cluster.run("scancel", "--signal=USR2", queued)
-    wait_for(
-        lambda: "Restarts=1" in cluster.run("scontrol", "show", "job").stdout, 180, "a requeue"
-    )
-    wait_for(lambda: release_requeued(cluster), 60, "the requeued job to start")
-    _, errors = launcher.communicate(timeout=600)
+        cluster.run("scancel", "--signal=USR2", job_id)
+    wait_for(lambda: restarts(cluster, job_id) == 1, 180, "a requeue")
+    wait_for(lambda: release_requeued(cluster, job_id), 60, "the requeued job to start")
+    try:
+        _, errors = launcher.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(
+            f"the sweep did not end:\n{cluster_state(cluster, sweep_dir)}"
+        ) from None
     assert launcher.returncode == 0, errors[-3000:]
+    assert restarts(cluster, job_id) == 1
     outcome = summary(job)
     assert outcome["status"] == "completed" and outcome["epochs"] == 200
     assert outcome["resumed_from"] == "checkpoints/last.ckpt"
