@@ -121,3 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"written to {args.out / 'bench.json'}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,9 @@
 """The bench's ceiling (the best measured kernel per dtype, engines included: none above it) and
 its frame (1080p out at every scale), and the video path's cost per stage."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -54,3 +57,11 @@ def test_video_stages_cost_every_stage_on_one_thread_and_restore_the_thread_sett
     ]
     assert all(ms > 0 for ms in cost.values())
     assert torch.get_num_threads() == threads
+
+
+def test_the_bench_runs_as_a_module_and_explains_its_options(root):
+    """``python -m benchmarks`` calls its main (a module without the call printed nothing)."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--help"], cwd=root, capture_output=True, text=True
+    )
+    assert shown.returncode == 0 and "--only" in shown.stdout
