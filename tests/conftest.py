@@ -22,6 +22,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from espcn_lightning import CONFIG_DIR
 from espcn_lightning.datasets.catalogue import calibration_images
 from espcn_lightning.training.sweep_results import tensorboard_run
+from scripts.browser import browser_missing, chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("ESPCN_DATA_DIR", ROOT / "data")).resolve()
@@ -117,3 +118,22 @@ def tensorboard_scalars() -> Callable[[Path, str], list]:
 def t91_calibration(data_dir) -> list[np.ndarray]:
     """LR Y crops of the first T91 images (training data, never test) for int8 calibration."""
     return calibration_images(data_dir, 3, count=4)
+
+
+def require_or_skip(reason: str | None) -> None:
+    """Skip with ``reason`` (what to install), or fail where ESPCN_REQUIRE_BROWSER says the
+    browser checks must run (.ci/run sets it)."""
+    if reason and os.environ.get("ESPCN_REQUIRE_BROWSER"):
+        pytest.fail(reason)
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A browser context of headless Chromium, or a skip saying what to install."""
+    require_or_skip(browser_missing())
+    with chromium() as instance:
+        context = instance.new_context()
+        context.set_default_timeout(60_000)  # TensorBoard is slow to draw on a busy 2-core machine
+        yield context

@@ -7,7 +7,6 @@ They skip, saying what to install, where Playwright or Chromium is missing; ESPC
 
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from playwright.sync_api import expect
 
 from espcn_lightning.core.degradations import Bicubic, bicubic_upscaler
 from espcn_lightning.evaluation.protocol import evaluate
-from scripts.browser import browser_missing, chromium, tensorboard
+from scripts.browser import tensorboard
 
 pytestmark = pytest.mark.browser
 
@@ -33,20 +32,6 @@ def run(*args):
     return subprocess.run(
         [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """A browser context of headless Chromium, or a skip saying what to install."""
-    reason = browser_missing()
-    if reason and os.environ.get("ESPCN_REQUIRE_BROWSER"):
-        pytest.fail(reason)
-    if reason:
-        pytest.skip(reason)
-    with chromium() as instance:
-        context = instance.new_context()
-        context.set_default_timeout(60_000)  # TensorBoard is slow to draw on a busy 2-core machine
-        yield context
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from scripts.browser import browser_missing, chromium
+from conftest import require_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -86,24 +85,10 @@ def test_the_readme_links_only_files_that_exist():
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """A browser context of headless Chromium, or a skip saying what to install."""
-    reason = browser_missing()
-    if reason is None and importlib.util.find_spec("mkdocs") is None:
-        reason = "MkDocs is not installed: pip install -e '.[docs]'"
-    if reason and os.environ.get("ESPCN_REQUIRE_BROWSER"):
-        pytest.fail(reason)
-    if reason:
-        pytest.skip(reason)
-    with chromium() as instance:
-        context = instance.new_context()
-        context.set_default_timeout(30_000)
-        yield context
-
-
-@pytest.fixture(scope="module")
 def site(browser, tmp_path_factory):
     """The documentation site, built strictly (any warning fails) into a temporary folder."""
+    if importlib.util.find_spec("mkdocs") is None:
+        require_or_skip("MkDocs is not installed: pip install -e '.[docs]'")
     out = tmp_path_factory.mktemp("site")
     built = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
