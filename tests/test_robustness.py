@@ -132,12 +132,13 @@ def test_an_unknown_degradation_ends_in_one_line_naming_the_choices(tmp_path, da
 #: Set5 PSNR of each shipped robust model under two degradations, pinned from
 #: ``python -m espcn_lightning.robustness scale=N`` (the full matrices: docs/robustness.md).
 ROBUST_SET5 = {
+    2: {"bicubic": 35.251, "opencv_cubic": 34.413},
     3: {"bicubic": 31.676, "opencv_cubic": 30.075},
     4: {"bicubic": 29.652, "opencv_cubic": 28.126},
 }
 
 
-@pytest.mark.parametrize("scale", [3, 4])
+@pytest.mark.parametrize("scale", [2, 3, 4])
 def test_the_shipped_robust_models_set5_rows_are_pinned_and_beat_bicubic_without_antialiasing(
     data_dir, scale
 ):
@@ -153,8 +154,8 @@ def test_the_shipped_robust_models_set5_rows_are_pinned_and_beat_bicubic_without
 
 
 def test_upscale_uses_the_robust_models_where_shipped_and_evaluate_the_paper_ones():
-    for scale in (3, 4):
+    for scale in (2, 3, 4):
         assert picture_model(scale) == robust_model(scale) == f"espcn_x{scale}_robust_291"
-    assert robust_model(2) is None and picture_model(2) == "espcn_x2_relu_291"
+    assert robust_model(5) is None
     for scale in (2, 3, 4):
         assert default_model(scale) == f"espcn_x{scale}_relu_291"
