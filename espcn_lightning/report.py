@@ -16,6 +16,7 @@ import re
 import sys
 import warnings
 from collections import defaultdict
+from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,7 +43,9 @@ from espcn_lightning.training.sweep_results import (  # noqa: E402
 )
 
 
-def write_markdown(path: Path, rows: list[dict], title: str, jobs: list[Job]) -> None:
+def write_markdown(
+    path: Path, rows: list[dict], title: str, jobs: list[Job], against: str | None = None
+) -> None:
     """The Markdown table and verdict, then the jobs that did not complete."""
     head = (
         "| value | seeds | failed | missing | final val PSNR | best val PSNR | epochs | seconds "
@@ -62,7 +65,7 @@ def write_markdown(path: Path, rows: list[dict], title: str, jobs: list[Job]) ->
             head,
             *lines,
             "",
-            verdict(rows),
+            verdict(rows, against),
             "",
             "Mean ± sample std over seeds; PSNR in dB on the validation split "
             "(Set5: the selected model, reported only). The seed also draws the validation "
@@ -119,7 +122,9 @@ def inline_html(text: str) -> str:
     return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text, quote=False))
 
 
-def write_html(path: Path, rows: list[dict], title: str, jobs: list[Job]) -> None:
+def write_html(
+    path: Path, rows: list[dict], title: str, jobs: list[Job], against: str | None = None
+) -> None:
     """report.html: the title and command, the table, the verdict, both figures and the jobs that
     did not complete, on one page."""
     head = [
@@ -148,15 +153,14 @@ def write_html(path: Path, rows: list[dict], title: str, jobs: list[Job]) -> Non
         for r in rows
     ]
     table = "".join(f"<tr>{''.join(f'<td>{c}</td>' for c in row)}</tr>" for row in cells)
-    lines = verdict(rows).splitlines()
-    items = "".join(f"<li>{inline_html(line[2:])}</li>" for line in lines[1:])
+    judged = verdict_html(verdict(rows, against).splitlines())
     study, _, command = title.partition("\n\n")
     body = (
         f"<header><h1>Sweep {inline_html(study)}</h1><p>{inline_html(command)}</p></header><main>"
         '<div class="scroll"><table><thead><tr>'
         f"{''.join(f'<th>{h}</th>' for h in head)}</tr></thead>"
         f"<tbody>{table}</tbody></table></div>"
-        f"<p>{inline_html(lines[0])}</p><ul>{items}</ul>"
+        f"{judged}"
         "<p>Mean ± sample std over seeds; PSNR in dB on the validation split (Set5: the selected "
         'model, reported only). The table as CSV: <a href="report.csv">report.csv</a>.</p>'
         '<h2>Validation PSNR</h2><img class="figure" src="val_psnr.png" alt="validation PSNR">'
@@ -164,6 +168,20 @@ def write_html(path: Path, rows: list[dict], title: str, jobs: list[Job]) -> Non
         f"{section_html(unfinished(jobs))}{section_html(reused(jobs))}</main>"
     )
     path.write_text(page_html(f"Sweep {study.strip('`')}", body))
+
+
+def verdict_html(lines: list[str]) -> str:
+    """The verdict's Markdown (a sentence, then its "- " comparisons; blank lines between
+    parts) as HTML paragraphs and lists."""
+    parts = []
+    for key, group in groupby((line for line in lines if line), key=lambda text: text[:2] == "- "):
+        texts = [inline_html(line[2:] if key else line) for line in group]
+        parts.append(
+            "<ul>" + "".join(f"<li>{t}</li>" for t in texts) + "</ul>"
+            if key
+            else "".join(f"<p>{t}</p>" for t in texts)
+        )
+    return "".join(parts)
 
 
 def section_html(lines: list[str]) -> str:
@@ -346,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m espcn_lightning.report", description=__doc__)
     parser.add_argument("sweep_dir", type=Path)
     parser.add_argument("--out", type=Path, default=None, help="default: the sweep dir")
+    parser.add_argument(
+        "--against", help="also compare this value with every other, e.g. +winners=combined"
+    )
     args = parser.parse_args(argv)
     out = args.out or args.sweep_dir
     if any((args.sweep_dir / name).is_file() for name in STUDY_FILES):
@@ -355,10 +376,10 @@ def main(argv: list[str] | None = None) -> int:
     jobs = read_sweep(args.sweep_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = table_rows(jobs)
-    write_markdown(out / "report.md", rows, sweep_title(args.sweep_dir), jobs)
+    write_markdown(out / "report.md", rows, sweep_title(args.sweep_dir), jobs, args.against)
     write_csv(out / "report.csv", rows)
     write_figures(out, jobs)
-    write_html(out / "report.html", rows, sweep_title(args.sweep_dir), jobs)
+    write_html(out / "report.html", rows, sweep_title(args.sweep_dir), jobs, args.against)
     print((out / "report.md").read_text())
     return 0
 

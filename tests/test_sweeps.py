@@ -13,6 +13,7 @@ import pytest
 import torch
 from test_runs import snapshot
 
+from espcn_lightning.core.errors import RunDirError
 from espcn_lightning.report import main as report_main
 from espcn_lightning.training.locks import DirLock
 from espcn_lightning.training.sweep_results import Job, table_rows, verdict
@@ -81,6 +82,29 @@ def test_the_verdict_compares_values_seed_by_seed():
     text = verdict(table_rows(jobs))
     assert "`a` is within the seed spread of `b`" in text
     assert "paired by seed +0.100 ± 0.000 dB, ahead on 3 of 3 seeds" in text
+
+
+def test_a_candidate_is_compared_with_every_other_value_when_named():
+    def job(value, seed, psnr):
+        return Job(
+            value,
+            seed,
+            {"status": "completed", "best_val_psnr": psnr, "epochs": 3, "train_seconds": 1.0},
+            {"val/psnr": [psnr]},
+        )
+
+    base = [31.6, 32.0, 31.8]
+    jobs = [job("+winners=none", str(s), v) for s, v in enumerate(base, 1)]
+    jobs += [job("+winners=decay", str(s), v + 0.2) for s, v in enumerate(base, 1)]
+    jobs += [job("+winners=combined", str(s), v - 0.1) for s, v in enumerate(base, 1)]
+    text = verdict(table_rows(jobs), against="winners=combined")
+    assert text.startswith("Best by mean best val PSNR: `+winners=decay`.")
+    against = text.split("Against `+winners=combined`:")[1]
+    assert "`+winners=combined` is within the seed spread of `+winners=none`: -0.100 dB" in against
+    assert "paired by seed -0.100 ± 0.000 dB, ahead on 0 of 3 seeds" in against
+    assert "`+winners=combined` trails `+winners=decay`: -0.300 dB" in against
+    with pytest.raises(RunDirError, match="--against 'patience'.*winners=none"):
+        verdict(table_rows(jobs), against="patience")
 
 
 def smoke_sweep(sweep_dir, data_dir, *overrides):

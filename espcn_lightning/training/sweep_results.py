@@ -192,8 +192,10 @@ def table_rows(jobs: list[Job]) -> list[dict]:
     return rows
 
 
-def verdict(rows: list[dict]) -> str:
-    """Whether the best value (by mean best val PSNR) beats each other by more than the spread."""
+def verdict(rows: list[dict], against: str | None = None) -> str:
+    """Whether the best value (by mean best val PSNR) beats each other by more than the spread;
+    with ``against`` (a value of the sweep, say a candidate recipe), also that value against each
+    other."""
     ranked = sorted(
         (r for r in rows if not np.isnan(r["best_val_psnr"])),
         key=lambda r: r["best_val_psnr"],
@@ -201,20 +203,47 @@ def verdict(rows: list[dict]) -> str:
     )
     if len(ranked) < 2:
         return "Fewer than two values completed: nothing to compare."
-    best, lines = ranked[0], []
-    for other in ranked[1:]:
-        gap = best["best_val_psnr"] - other["best_val_psnr"]
-        spread = max(best["best_val_psnr_std"], other["best_val_psnr_std"])
+    lines = [f"Best by mean best val PSNR: `{ranked[0]['value']}`.", *compared(ranked[0], ranked)]
+    if against is not None:
+        pivot = reference_row(ranked, against)
+        lines += ["", f"Against `{pivot['value']}`:", *compared(pivot, ranked)]
+    return "\n".join(lines)
+
+
+def reference_row(rows: list[dict], against: str) -> dict:
+    """The completed row whose value is ``against`` (a leading ``+`` optional), or a one-line
+    RunDirError listing the values there are."""
+    for row in rows:
+        if row["value"].lstrip("+") == against.lstrip("+"):
+            return row
+    values = ", ".join(r["value"] for r in rows)
+    raise RunDirError(f"--against {against!r} is no completed value of this sweep ({values})")
+
+
+def compared(pivot: dict, rows: list[dict]) -> list[str]:
+    """A line for ``pivot`` against each other row: the gap of the means, judged against the
+    larger seed spread, and the gap seed by seed."""
+    lines = []
+    for other in (r for r in rows if r is not pivot):
+        gap = pivot["best_val_psnr"] - other["best_val_psnr"]
+        spread = max(pivot["best_val_psnr_std"], other["best_val_psnr_std"])
         if spread == 0:
-            word, note = "is ahead of", "one seed each: no spread to judge against"
+            word = "is ahead of" if gap >= 0 else "is behind"
+            note = "one seed each: no spread to judge against"
         else:
-            word = "beats" if gap > spread else "is within the seed spread of"
+            word = (
+                "beats"
+                if gap > spread
+                else "trails"
+                if gap < -spread
+                else "is within the seed spread of"
+            )
             note = f"against a seed spread of {spread:.3f} dB"
         lines.append(
-            f"- `{best['value']}` {word} `{other['value']}`: +{gap:.3f} dB, {note}"
-            f"{paired(best['best_by_seed'], other['best_by_seed'])}"
+            f"- `{pivot['value']}` {word} `{other['value']}`: {gap:+.3f} dB, {note}"
+            f"{paired(pivot['best_by_seed'], other['best_by_seed'])}"
         )
-    return "\n".join([f"Best by mean best val PSNR: `{best['value']}`.", *lines])
+    return lines
 
 
 def paired(best: dict[str, float], other: dict[str, float]) -> str:
