@@ -63,6 +63,14 @@ def test_a_multirun_logs_each_job_and_survives_a_failing_one(
     assert "data.batch_size=16" in report and "data.batch_size=8" in report
     assert (sweep_dir / "val_psnr.png").stat().st_size > 0
     assert (sweep_dir / "report.csv").read_text().count("\n") == 5
+    with (sweep_dir / "jobs.csv").open() as handle:
+        by_job = {row["job"]: row for row in csv.DictReader(handle)}
+    assert len(by_job) == 4
+    for job, row in by_job.items():
+        assert (
+            row["status"] == statuses[(sweep_dir / job / ".hydra" / "overrides.yaml").read_text()]
+        )
+        assert (row["best_val_psnr"] != "") == (row["status"] == "completed")
     page = (sweep_dir / "report.html").read_text()
     assert "data.batch_size=16" in page and "data.batch_size=8" in page and "<table>" in page
     assert 'src="val_psnr.png"' in page and 'src="loss.png"' in page
