@@ -76,35 +76,29 @@ def test_a_multirun_logs_each_job_and_survives_a_failing_one(
     assert 'src="val_psnr.png"' in page and 'src="loss.png"' in page
 
 
-def test_the_verdict_compares_values_seed_by_seed():
-    def job(value, seed, psnr):
-        return Job(
-            value,
-            seed,
-            {"status": "completed", "best_val_psnr": psnr, "epochs": 3, "train_seconds": 1.0},
-            {"val/psnr": [psnr]},
-        )
+def completed_job(value: str, seed: str, psnr: float) -> Job:
+    """A completed job of ``value`` and ``seed`` whose best (and only) val PSNR is ``psnr``."""
+    return Job(
+        value,
+        seed,
+        {"status": "completed", "best_val_psnr": psnr, "epochs": 3, "train_seconds": 1.0},
+        {"val/psnr": [psnr]},
+    )
 
-    jobs = [job("a", s, 30.0 + int(s)) for s in ("1", "2", "3")]
-    jobs += [job("b", s, 29.9 + int(s)) for s in ("1", "2", "3")]
+
+def test_the_verdict_compares_values_seed_by_seed():
+    jobs = [completed_job("a", s, 30.0 + int(s)) for s in ("1", "2", "3")]
+    jobs += [completed_job("b", s, 29.9 + int(s)) for s in ("1", "2", "3")]
     text = verdict(table_rows(jobs))
     assert "`a` is within the seed spread of `b`" in text
     assert "paired by seed +0.100 ± 0.000 dB, ahead on 3 of 3 seeds" in text
 
 
 def test_a_candidate_is_compared_with_every_other_value_when_named():
-    def job(value, seed, psnr):
-        return Job(
-            value,
-            seed,
-            {"status": "completed", "best_val_psnr": psnr, "epochs": 3, "train_seconds": 1.0},
-            {"val/psnr": [psnr]},
-        )
-
     base = [31.6, 32.0, 31.8]
-    jobs = [job("+winners=none", str(s), v) for s, v in enumerate(base, 1)]
-    jobs += [job("+winners=decay", str(s), v + 0.2) for s, v in enumerate(base, 1)]
-    jobs += [job("+winners=combined", str(s), v - 0.1) for s, v in enumerate(base, 1)]
+    jobs = [completed_job("+winners=none", str(s), v) for s, v in enumerate(base, 1)]
+    jobs += [completed_job("+winners=decay", str(s), v + 0.2) for s, v in enumerate(base, 1)]
+    jobs += [completed_job("+winners=combined", str(s), v - 0.1) for s, v in enumerate(base, 1)]
     text = verdict(table_rows(jobs), against="winners=combined")
     assert text.startswith("Best by mean best val PSNR: `+winners=decay`.")
     against = text.split("Against `+winners=combined`:")[1]
