@@ -40,6 +40,7 @@ from espcn_lightning.training.sweep_results import (  # noqa: E402
     sweep_title,
     table_rows,
     verdict,
+    write_jobs_csv,
 )
 
 
@@ -207,23 +208,6 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-
-
-#: jobs.csv's columns: the job, then what its summary.json says.
-JOB_FIELDS = ("value", "seed", "job", "status", "best_val_psnr", "epochs", "train_seconds")
-
-
-def write_jobs_csv(path: Path, jobs: list[Job]) -> None:
-    """Every job as a row (value, seed, dir, status, best val PSNR, epochs, seconds, test PSNRs),
-    so that another sweep on the same seeds can be paired with this one job by job."""
-    tests = sorted({key for job in jobs for key in job.summary if key.startswith("test/")})
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*JOB_FIELDS, *tests])
-        for job in jobs:
-            known = {"value": job.value, "seed": job.seed, "job": job.name, "status": job.outcome}
-            row = [known.get(key, job.summary.get(key, "")) for key in JOB_FIELDS]
-            writer.writerow(row + [job.summary.get(key, "") for key in tests])
 
 
 def plot_band(ax, curves: list[list[float]], label: str) -> None:

@@ -265,3 +265,20 @@ def sweep_title(sweep_dir: Path) -> str:
     task = config.get("hydra", {}).get("overrides", {}).get("task", [])
     study = config.get("study", sweep_dir.name)
     return f"`{study}`\n\n`python -m espcn_lightning.train -m {' '.join(task)}`"
+
+
+#: jobs.csv's columns: the job, then what its summary.json says.
+JOB_FIELDS = ("value", "seed", "job", "status", "best_val_psnr", "epochs", "train_seconds")
+
+
+def write_jobs_csv(path: Path, jobs: list[Job]) -> None:
+    """Every job as a row (value, seed, dir, status, best val PSNR, epochs, seconds, test PSNRs),
+    so that another sweep on the same seeds can be paired with this one job by job."""
+    tests = sorted({key for job in jobs for key in job.summary if key.startswith("test/")})
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*JOB_FIELDS, *tests])
+        for job in jobs:
+            known = {"value": job.value, "seed": job.seed, "job": job.name, "status": job.outcome}
+            row = [known.get(key, job.summary.get(key, "")) for key in JOB_FIELDS]
+            writer.writerow(row + [job.summary.get(key, "") for key in tests])
