@@ -42,6 +42,7 @@ from espcn_lightning.training.sweep_results import (  # noqa: E402
     verdict,
     write_jobs_csv,
 )
+from espcn_lightning.training.sweeps import study_storage  # noqa: E402
 
 
 def write_markdown(
@@ -252,9 +253,6 @@ def write_figures(out_dir: Path, jobs: list[Job]) -> None:
 if TYPE_CHECKING:
     from espcn_lightning.training.study_results import TrialRow
 
-#: The files a study keeps in its sweep dir (journal or SQLite); Optuna is needed only then.
-STUDY_FILES = ("study.journal", "study.db")
-
 
 def study_markdown(study, rows: list[TrialRow], budget: int, sweep_dir: Path) -> str:
     """study.md: the counts, wall time and epochs pruning saved, then every trial, best first."""
@@ -370,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     out = args.out or args.sweep_dir
-    if any((args.sweep_dir / name).is_file() for name in STUDY_FILES):
+    if study_storage(args.sweep_dir) is not None:  # Optuna (the [sweep] extra) needed only then
         out.mkdir(parents=True, exist_ok=True)
         print(write_study_report(args.sweep_dir, out))
         return 0

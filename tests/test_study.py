@@ -34,6 +34,7 @@ from espcn_lightning.training.study import (  # noqa: E402
     open_study,
     requeue_interrupted,
     trial_config,
+    unfinished,
     work,
 )
 from tests.test_reliability import smoke_sweep_cmd  # noqa: E402
@@ -189,6 +190,26 @@ def test_a_user_error_in_a_trial_fails_it_and_ends_the_worker_in_one_line(tmp_pa
     assert [t.state for t in study.get_trials()] == [TrialState.FAIL]
 
 
+def test_a_study_the_workers_left_short_says_why_and_how_to_continue(tmp_path):
+    study = open_study(tmp_path, SETTINGS, SPACE)
+
+    def missing_data(cfg, overrides, callbacks):
+        raise DataError("data directory data does not exist")
+
+    with pytest.raises(DataError):
+        work(CFG, tmp_path, SETTINGS, missing_data)
+    message = unfinished(study, SETTINGS["n_trials"])
+    assert message is not None
+    assert "stopped at 0 of 4 trials: data directory data does not exist" in message
+    assert "re-run the same command" in message
+
+
+def test_a_study_with_all_its_trials_is_finished(tmp_path):
+    study = open_study(tmp_path, SETTINGS, SPACE)
+    work(CFG, tmp_path, SETTINGS, fake_training([]))
+    assert unfinished(study, SETTINGS["n_trials"]) is None
+
+
 def study_cmd(sweep_dir, data_dir, *overrides):
     """A smoke-sized study: 4-epoch trials, a pruner that may stop from the second epoch."""
     return smoke_sweep_cmd(
@@ -292,6 +313,16 @@ def test_a_study_killed_mid_trial_completes_on_rerun_with_no_trial_lost_or_count
     assert trials[2].params == trials[1].params  # the killed trial ran again, in its own dir
     assert set(summaries(sweep_dir)) == {"0000", "0001", "0003"}
     assert summaries(sweep_dir)["0001"].get("resumed_from") == "checkpoints/last.ckpt"
+
+
+@pytest.mark.study
+def test_a_study_whose_trials_cannot_train_ends_in_one_line_with_exit_status_1(tmp_path, root):
+    sweep_dir = tmp_path / "study"
+    command = study_cmd(sweep_dir, tmp_path / "no-data", "hydra.sweeper.n_trials=2")
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "stopped at 0 of 2 trials" in last and "no-data" in last
 
 
 @pytest.mark.study

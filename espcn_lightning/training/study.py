@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 from espcn_lightning.core.errors import ConfigError, UserError
 from espcn_lightning.training.dashboard import PRUNED_METRIC
 from espcn_lightning.training.search_space import Space, from_json, to_json
+from espcn_lightning.training.sweeps import STUDY_FILES
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 #: Where each trial's run dir lies inside the sweep dir, and the user attribute naming it.
 TRIALS, RUN_DIR = "trials", "run_dir"
+#: The user attribute of a trial failed by a user error: its message.
+ERROR = "error"
 
 
 def storage(sweep_dir: Path, kind: str) -> optuna.storages.BaseStorage | str:
@@ -40,10 +43,10 @@ def storage(sweep_dir: Path, kind: str) -> optuna.storages.BaseStorage | str:
     machines sharing the folder) or ``sqlite``."""
     sweep_dir.mkdir(parents=True, exist_ok=True)
     if kind == "journal":
-        backend = optuna.storages.journal.JournalFileBackend(str(sweep_dir / "study.journal"))
+        backend = optuna.storages.journal.JournalFileBackend(str(sweep_dir / STUDY_FILES[kind]))
         return optuna.storages.JournalStorage(backend)
     if kind == "sqlite":
-        return f"sqlite:///{sweep_dir / 'study.db'}"
+        return f"sqlite:///{sweep_dir / STUDY_FILES[kind]}"
     raise ConfigError(f"hydra.sweeper.storage={kind!r}: choose journal or sqlite")
 
 
@@ -96,6 +99,21 @@ def requeue_interrupted(study: optuna.Study) -> list[int]:
 def counted(study: optuna.Study) -> int:
     """Trials done or under way (a failed one does not count: its parameters are queued again)."""
     return len(study.get_trials(deepcopy=False, states=COUNTED))
+
+
+def unfinished(study: optuna.Study, n_trials: int) -> str | None:
+    """Why the workers stopped before the study had ``n_trials`` (the last user error a trial
+    failed with), or None when it has them: a study that stopped early must not look done."""
+    done = counted(study)
+    if done >= n_trials:
+        return None
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    errors = [t.user_attrs[ERROR] for t in failed if ERROR in t.user_attrs]
+    cause = errors[-1] if errors else "the workers ended early (see their train.log)"
+    return (
+        f"study {study.study_name} stopped at {done} of {n_trials} trials: {cause}; "
+        "fix it and re-run the same command to continue the study"
+    )
 
 
 class PruneTrial(L.Callback):
@@ -157,7 +175,8 @@ def work(
             summary = train_trial(
                 trial_config(cfg, trial.params, sweep_dir / run_dir), overrides, [pruning]
             )
-        except UserError:
+        except UserError as error:
+            trial.set_user_attr(ERROR, str(error))
             study.tell(trial, state=TrialState.FAIL)
             raise
         trained += 1

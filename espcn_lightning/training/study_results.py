@@ -12,17 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 from espcn_lightning.core.errors import RunDirError
 from espcn_lightning.training.runs import read_summary
 from espcn_lightning.training.study import RUN_DIR, TRIALS, storage
-
-#: The study files a sweep dir may hold, by storage kind.
-STUDY_FILES = {"journal": "study.journal", "sqlite": "study.db"}
-
-
-def study_storage(sweep_dir: Path) -> str | None:
-    """The storage kind of the study in ``sweep_dir``, or None where it holds no study."""
-    for kind, name in STUDY_FILES.items():
-        if (sweep_dir / name).is_file():
-            return kind
-    return None
+from espcn_lightning.training.sweeps import study_storage
 
 
 def load_study(sweep_dir: Path) -> optuna.Study:

@@ -24,7 +24,18 @@ from espcn_lightning.training.locks import LOCK
 from espcn_lightning.training.runs import SUMMARY, RunState, atomic_write_text
 
 MULTIRUN = "multirun.yaml"
+#: The file an Optuna study keeps in its sweep dir, by storage kind (``hydra.sweeper.storage``).
+STUDY_FILES = {"journal": "study.journal", "sqlite": "study.db"}
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def study_storage(sweep_dir: Path) -> str | None:
+    """The storage kind of the study in ``sweep_dir``, or None where it holds no study; read
+    without Optuna, so the report knows a study's dir before it needs the [sweep] extra."""
+    for kind, name in STUDY_FILES.items():
+        if (sweep_dir / name).is_file():
+            return kind
+    return None
 
 
 def saved_config(sweep_dir: Path) -> DictConfig | None:

@@ -63,7 +63,8 @@ class StudySweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> Sequence[Any]:
         """Open the study (refusing a changed space), requeue what a kill left running, then
-        launch the workers and wait for them; returns their results."""
+        launch the workers and wait for them; returns their results. A study the workers left
+        short of ``n_trials`` (a user error in a trial) ends in one line and exit status 1."""
         try:
             return self._sweep(arguments)
         except UserError as error:
@@ -71,7 +72,12 @@ class StudySweeper(Sweeper):
 
     def _sweep(self, arguments: list[str]) -> Sequence[Any]:
         from espcn_lightning.training.search_space import parse
-        from espcn_lightning.training.study import counted, open_study, requeue_interrupted
+        from espcn_lightning.training.study import (
+            counted,
+            open_study,
+            requeue_interrupted,
+            unfinished,
+        )
 
         assert self.config is not None
         if self.n_trials < 1 or self.n_workers < 1:
@@ -96,4 +102,8 @@ class StudySweeper(Sweeper):
         )
         assert self.launcher is not None, "setup() makes the launcher"
         jobs = [list(fixed) for _ in range(self.n_workers)]
-        return self.launcher.launch(jobs, initial_job_idx=0)
+        results = self.launcher.launch(jobs, initial_job_idx=0)
+        stopped = unfinished(open_study(sweep_dir, self.settings), self.n_trials)
+        if stopped:
+            raise UserError(stopped)
+        return results
