@@ -256,7 +256,7 @@ if TYPE_CHECKING:
 
 def study_markdown(study, rows: list[TrialRow], budget: int, sweep_dir: Path) -> str:
     """study.md: the counts, wall time and epochs pruning saved, then every trial, best first."""
-    from espcn_lightning.training.study_results import epochs_saved, wall_seconds
+    from espcn_lightning.training.study_results import best_lines, epochs_saved, wall_seconds
 
     states = [r.state for r in rows]
     trained, saved = epochs_saved(rows, budget)
@@ -268,6 +268,7 @@ def study_markdown(study, rows: list[TrialRow], budget: int, sweep_dir: Path) ->
         f"{states.count('running')} running; wall time {wall_seconds(study) / 60:.1f} min; "
         f"{trained} epochs trained, {saved} spared by pruning (of {budget} a trial).",
         "",
+        *best_lines(rows),
         head,
         "|---:|---|---:|---:|---:|---|---|",
     ]

@@ -349,3 +349,24 @@ def test_optuna_is_current_and_the_old_sweepers_pins_are_gone():
     assert major >= 4
     extras = (Path(__file__).parents[1] / "pyproject.toml").read_text()
     assert "hydra-optuna-sweeper" not in extras and "sqlalchemy<2" not in extras
+
+
+def test_the_report_gives_the_command_that_retrains_the_best_trial_over_three_seeds(tmp_path):
+    from espcn_lightning.training.study_results import best_lines, trial_rows
+
+    study = open_study(tmp_path, SETTINGS, SPACE)
+    for lr, score in ((1e-3, 30.0), (2.345678901234e-4, 31.5)):
+        study.enqueue_trial({"optim.optimizer.lr": lr})
+        study.tell(study.ask(SPACE), score)
+    lines = best_lines(trial_rows(study, tmp_path))
+    assert lines[0].startswith("Best: trial 1, 31.500 dB")
+    command = lines[2].split()
+    assert command[-2:] == ["seed=1,2,3", "optim.optimizer.lr=0.0002345678901234"]
+
+
+def test_a_study_with_no_completed_trial_has_no_best(tmp_path):
+    from espcn_lightning.training.study_results import best_lines, trial_rows
+
+    study = open_study(tmp_path, SETTINGS, SPACE)
+    study.tell(study.ask(SPACE), state=TrialState.PRUNED)
+    assert best_lines(trial_rows(study, tmp_path)) == []

@@ -66,6 +66,22 @@ def trial_rows(study: optuna.Study, sweep_dir: Path) -> list[TrialRow]:
     return sorted(rows, key=lambda r: (r.value is None, -(r.value or 0.0), r.number))
 
 
+def retrain_command(row: TrialRow, seeds: str = "1,2,3") -> str:
+    """The command that trains a trial's parameters again over ``seeds``, floats written in full
+    so that its own seed reproduces it: how a study's best is checked against seed luck."""
+    params = " ".join(f"{key}={value!r}" for key, value in row.params.items())
+    return f"python -m espcn_lightning.train -m seed={seeds} {params}"
+
+
+def best_lines(rows: list[TrialRow]) -> list[str]:
+    """Markdown: the best completed trial and the command that retrains it over three seeds."""
+    best = rows[0] if rows and rows[0].value is not None else None
+    if best is None:
+        return []
+    head = f"Best: trial {best.number}, {best.value:.3f} dB; retrained over three seeds by"
+    return [head, "", f"    {retrain_command(best)}", ""]
+
+
 def epochs_saved(rows: list[TrialRow], budget: int) -> tuple[int, int]:
     """Epochs the finished trials trained, and the epochs pruning spared them against ``budget``
     epochs each."""
