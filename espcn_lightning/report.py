@@ -30,7 +30,6 @@ except ImportError as missing:  # an optional extra: training and evaluation nev
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
 
 from espcn_lightning.core.errors import one_line_errors  # noqa: E402
 from espcn_lightning.evaluation.page import page_html  # noqa: E402
@@ -295,6 +294,16 @@ STUDY_FIGURES = {
 }
 
 
+def focus_on_the_race(ax, study) -> None:
+    """The per-epoch curves without their legend (a line a trial) and with the y axis from the
+    5th percentile of the values up, so that the first epochs' dips do not flatten the race."""
+    values = [v for t in study.get_trials(deepcopy=False) for v in t.intermediate_values.values()]
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    if values:
+        ax.set_ylim(float(np.percentile(values, 5)), max(values) + 0.05)
+
+
 def write_study_figures(out_dir: Path, study) -> list[str]:
     """Optuna's visualisation figures of the study as PNGs; the names of those it could draw
     (importances need two completed trials)."""
@@ -310,6 +319,8 @@ def write_study_figures(out_dir: Path, study) -> list[str]:
         except (ValueError, RuntimeError):
             continue
         figure = ax.figure if hasattr(ax, "figure") else ax.flat[0].figure
+        if name == "intermediate.png":
+            focus_on_the_race(ax, study)
         figure.set_size_inches(7.5, 4.5)
         figure.tight_layout()
         figure.savefig(out_dir / name, dpi=110)
@@ -320,19 +331,15 @@ def write_study_figures(out_dir: Path, study) -> list[str]:
 
 def write_study_report(sweep_dir: Path, out: Path) -> str:
     """study.md, the figures and study.html (all on one page) for the study in ``sweep_dir``."""
-    from espcn_lightning.training.study_results import load_study, trial_rows  # [sweep] extra
+    from espcn_lightning.training.study_results import (  # the [sweep] extra
+        load_study,
+        trial_budget,
+        trial_rows,
+    )
 
     study = load_study(sweep_dir)
     rows = trial_rows(study, sweep_dir)
-    config = (
-        yaml.safe_load((sweep_dir / "multirun.yaml").read_text())
-        if (sweep_dir / "multirun.yaml").is_file()
-        else {}
-    )
-    budget = int(
-        (config or {}).get("trainer", {}).get("max_epochs")
-        or max((r.epochs for r in rows), default=0)
-    )
+    budget = trial_budget(sweep_dir, rows)
     text = study_markdown(study, rows, budget, sweep_dir)
     (out / "study.md").write_text(text)
     drawn = write_study_figures(out, study)

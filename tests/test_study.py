@@ -370,3 +370,41 @@ def test_a_study_with_no_completed_trial_has_no_best(tmp_path):
     study = open_study(tmp_path, SETTINGS, SPACE)
     study.tell(study.ask(SPACE), state=TrialState.PRUNED)
     assert best_lines(trial_rows(study, tmp_path)) == []
+
+
+def test_a_trials_budget_is_the_sweeps_max_epochs_as_resolved(tmp_path):
+    from espcn_lightning.training.study_results import trial_budget
+
+    (tmp_path / "multirun.yaml").write_text("epochs: 300\ntrainer:\n  max_epochs: ${epochs}\n")
+    assert trial_budget(tmp_path, []) == 300
+
+
+def test_without_its_config_a_trials_budget_is_the_most_any_trial_trained(tmp_path):
+    from espcn_lightning.training.study_results import trial_budget, trial_rows
+
+    study = open_study(tmp_path, SETTINGS, SPACE)
+    trial = study.ask(SPACE)
+    for epoch in range(7):
+        trial.report(30.0, epoch)
+    study.tell(trial, 30.0)
+    assert trial_budget(tmp_path, trial_rows(study, tmp_path)) == 7
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_the_per_epoch_figure_shows_the_race_not_the_first_epochs_dips(tmp_path):
+    import matplotlib.pyplot as plt
+    import optuna.visualization.matplotlib as plots
+
+    from espcn_lightning.report import focus_on_the_race
+
+    study = open_study(tmp_path, SETTINGS, SPACE)
+    for offset in range(4):
+        trial = study.ask(SPACE)
+        for epoch in range(40):
+            trial.report(5.0 if epoch == 0 else 31.0 + offset * 0.1 + epoch * 0.01, epoch)
+        study.tell(trial, 32.0)
+    ax = plots.plot_intermediate_values(study)
+    focus_on_the_race(ax, study)
+    low, high = ax.get_ylim()
+    assert 30.0 < low < 31.1 and high > 31.69 and ax.get_legend() is None
+    plt.close(ax.figure)

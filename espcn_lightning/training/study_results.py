@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from espcn_lightning.core.errors import RunDirError
 from espcn_lightning.training.runs import read_summary
 from espcn_lightning.training.study import RUN_DIR, TRIALS, storage
-from espcn_lightning.training.sweeps import study_storage
+from espcn_lightning.training.sweeps import saved_config, study_storage
 
 
 def load_study(sweep_dir: Path) -> optuna.Study:
@@ -80,6 +81,14 @@ def best_lines(rows: list[TrialRow]) -> list[str]:
         return []
     head = f"Best: trial {best.number}, {best.value:.3f} dB; retrained over three seeds by"
     return [head, "", f"    {retrain_command(best)}", ""]
+
+
+def trial_budget(sweep_dir: Path, rows: list[TrialRow]) -> int:
+    """The epochs a trial may train: the sweep's ``trainer.max_epochs`` as resolved (it is
+    ``${epochs}`` in the recipes), else the most any trial trained."""
+    config = saved_config(sweep_dir)
+    budget = OmegaConf.select(config, "trainer.max_epochs") if config is not None else None
+    return int(budget) if budget is not None else max((r.epochs for r in rows), default=0)
 
 
 def epochs_saved(rows: list[TrialRow], budget: int) -> tuple[int, int]:
