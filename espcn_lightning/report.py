@@ -16,6 +16,7 @@ import re
 import sys
 import warnings
 from collections import defaultdict
+from collections.abc import Sequence
 from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,7 +46,7 @@ from espcn_lightning.training.sweeps import study_storage  # noqa: E402
 
 
 def write_markdown(
-    path: Path, rows: list[dict], title: str, jobs: list[Job], against: str | None = None
+    path: Path, rows: list[dict], title: str, jobs: list[Job], against: Sequence[str] = ()
 ) -> None:
     """The Markdown table and verdict, then the jobs that did not complete."""
     head = (
@@ -124,7 +125,7 @@ def inline_html(text: str) -> str:
 
 
 def write_html(
-    path: Path, rows: list[dict], title: str, jobs: list[Job], against: str | None = None
+    path: Path, rows: list[dict], title: str, jobs: list[Job], against: Sequence[str] = ()
 ) -> None:
     """report.html: the title and command, the table, the verdict, both figures and the jobs that
     did not complete, on one page."""
@@ -365,22 +366,23 @@ def write_study_report(sweep_dir: Path, out: Path) -> str:
     return text
 
 
+AGAINST_HELP = "also compare this value with every other, e.g. +winners=combined (repeatable)"
+
+
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
     """Command line: read a multirun dir, write the report beside it (or into --out)."""
     parser = argparse.ArgumentParser(prog="python -m espcn_lightning.report", description=__doc__)
     parser.add_argument("sweep_dir", type=Path)
     parser.add_argument("--out", type=Path, default=None, help="default: the sweep dir")
-    parser.add_argument(
-        "--against", help="also compare this value with every other, e.g. +winners=combined"
-    )
+    parser.add_argument("--against", action="append", default=[], help=AGAINST_HELP)
     args = parser.parse_args(argv)
     out = args.out or args.sweep_dir
     if study_storage(args.sweep_dir) is not None:  # Optuna (the [sweep] extra) needed only then
         out.mkdir(parents=True, exist_ok=True)
         print(write_study_report(args.sweep_dir, out))
         return 0
-    jobs = read_sweep(args.sweep_dir)
+    jobs = read_sweep(args.sweep_dir)  # before the out dir is made: a wrong dir makes nothing
     out.mkdir(parents=True, exist_ok=True)
     rows = table_rows(jobs)
     write_markdown(out / "report.md", rows, sweep_title(args.sweep_dir), jobs, args.against)

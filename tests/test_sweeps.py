@@ -99,14 +99,24 @@ def test_a_candidate_is_compared_with_every_other_value_when_named():
     jobs = [completed_job("+winners=none", str(s), v) for s, v in enumerate(base, 1)]
     jobs += [completed_job("+winners=decay", str(s), v + 0.2) for s, v in enumerate(base, 1)]
     jobs += [completed_job("+winners=combined", str(s), v - 0.1) for s, v in enumerate(base, 1)]
-    text = verdict(table_rows(jobs), against="winners=combined")
+    text = verdict(table_rows(jobs), against=["winners=combined"])
     assert text.startswith("Best by mean best val PSNR: `+winners=decay`.")
     against = text.split("Against `+winners=combined`:")[1]
     assert "`+winners=combined` is within the seed spread of `+winners=none`: -0.100 dB" in against
     assert "paired by seed -0.100 ± 0.000 dB, ahead on 0 of 3 seeds" in against
     assert "`+winners=combined` trails `+winners=decay`: -0.300 dB" in against
     with pytest.raises(RunDirError, match="--against 'patience'.*winners=none"):
-        verdict(table_rows(jobs), against="patience")
+        verdict(table_rows(jobs), against=["patience"])
+
+
+def test_a_candidate_that_is_the_best_is_compared_once():
+    jobs = [completed_job("+winners=none", s, 31.0 + int(s)) for s in ("1", "2", "3")]
+    jobs += [completed_job("+winners=joint", s, 31.2 + int(s)) for s in ("1", "2", "3")]
+    jobs += [completed_job("+winners=combined", s, 30.9 + int(s)) for s in ("1", "2", "3")]
+    text = verdict(table_rows(jobs), against=["+winners=combined", "+winners=joint"])
+    assert text.startswith("Best by mean best val PSNR: `+winners=joint`, a candidate.")
+    assert text.count("Against") == 1 and "Against `+winners=combined`:" in text
+    assert text.count("`+winners=joint` is within the seed spread of `+winners=none`") == 1
 
 
 def smoke_sweep(sweep_dir, data_dir, *overrides):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,9 +193,9 @@ def table_rows(jobs: list[Job]) -> list[dict]:
     return rows
 
 
-def verdict(rows: list[dict], against: str | None = None) -> str:
+def verdict(rows: list[dict], against: Sequence[str] = ()) -> str:
     """Whether the best value (by mean best val PSNR) beats each other by more than the spread;
-    with ``against`` (a value of the sweep, say a candidate recipe), also that value against each
+    for each value named in ``against`` (a candidate recipe, say), also that value against each
     other."""
     ranked = sorted(
         (r for r in rows if not np.isnan(r["best_val_psnr"])),
@@ -204,9 +205,12 @@ def verdict(rows: list[dict], against: str | None = None) -> str:
     if len(ranked) < 2:
         return "Fewer than two values completed: nothing to compare."
     lines = [f"Best by mean best val PSNR: `{ranked[0]['value']}`.", *compared(ranked[0], ranked)]
-    if against is not None:
-        pivot = reference_row(ranked, against)
-        lines += ["", f"Against `{pivot['value']}`:", *compared(pivot, ranked)]
+    for candidate in against:
+        pivot = reference_row(ranked, candidate)
+        if pivot is ranked[0]:  # the best already is the candidate: its list is the one above
+            lines[0] = f"Best by mean best val PSNR: `{pivot['value']}`, a candidate."
+        else:
+            lines += ["", f"Against `{pivot['value']}`:", *compared(pivot, ranked)]
     return "\n".join(lines)
 
 
