@@ -179,12 +179,13 @@ def test_trials_left_running_by_a_kill_are_failed_and_queued_again_in_their_run_
     assert len(finished) == 4 and seen[0][0] == str(tmp_path / "trials/0001")
 
 
+def missing_data(cfg, overrides, callbacks):
+    """A train_trial that meets what every later trial would meet too: no data."""
+    raise DataError("data directory data does not exist")
+
+
 def test_a_user_error_in_a_trial_fails_it_and_ends_the_worker_in_one_line(tmp_path):
     study = open_study(tmp_path, SETTINGS, SPACE)
-
-    def missing_data(cfg, overrides, callbacks):
-        raise DataError("data directory data does not exist")
-
     with pytest.raises(DataError):
         work(CFG, tmp_path, SETTINGS, missing_data)
     assert [t.state for t in study.get_trials()] == [TrialState.FAIL]
@@ -192,10 +193,6 @@ def test_a_user_error_in_a_trial_fails_it_and_ends_the_worker_in_one_line(tmp_pa
 
 def test_a_study_the_workers_left_short_says_why_and_how_to_continue(tmp_path):
     study = open_study(tmp_path, SETTINGS, SPACE)
-
-    def missing_data(cfg, overrides, callbacks):
-        raise DataError("data directory data does not exist")
-
     with pytest.raises(DataError):
         work(CFG, tmp_path, SETTINGS, missing_data)
     message = unfinished(study, SETTINGS["n_trials"])
