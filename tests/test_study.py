@@ -14,6 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
@@ -405,3 +406,39 @@ def test_the_per_epoch_figure_shows_the_race_not_the_first_epochs_dips(tmp_path)
     low, high = ax.get_ylim()
     assert 30.0 < low < 31.1 and high > 31.69 and ax.get_legend() is None
     plt.close(ax.figure)
+
+
+def test_trials_of_a_study_are_queued_into_a_new_one_to_run_them_to_the_end(tmp_path):
+    from scripts.requeue_trials import SOURCE_TRIAL, main
+
+    source, target = tmp_path / "search", tmp_path / "unpruned"
+    study = open_study(source, SETTINGS, SPACE)
+    for lr in (1e-3, 2e-3, 3e-3):
+        study.enqueue_trial({"optim.optimizer.lr": lr})
+        study.tell(study.ask(SPACE), state=TrialState.PRUNED)
+    assert main([str(source), str(target), "2", "0"]) == 0
+    queued = open_study(target, SETTINGS).get_trials()
+    assert [t.state for t in queued] == [TrialState.WAITING] * 2
+    assert [(t.system_attrs["fixed_params"], t.user_attrs[SOURCE_TRIAL]) for t in queued] == [
+        ({"optim.optimizer.lr": 3e-3}, 2),
+        ({"optim.optimizer.lr": 1e-3}, 0),
+    ]
+    assert main([str(source), str(target), "1"]) == 1  # a study there already: refused
+    assert main([str(source), str(tmp_path / "other"), "7"]) == 1  # no such trial
+    assert len(open_study(target, SETTINGS).get_trials()) == 2
+
+
+def test_rank_agreement_tells_when_early_epochs_stop_predicting_the_winner(tmp_path):
+    from scripts.rank_agreement import agreement, ranks
+
+    assert ranks(np.array([3.0, 1.0, 1.0, 2.0])).tolist() == [3.0, 0.5, 0.5, 2.0]
+    study = open_study(tmp_path, SETTINGS, SPACE)
+    for i in range(10):  # early leaders finish last: the curves cross between epochs 10 and 100
+        trial = study.ask(SPACE)
+        trial.report(30.0 - i, 10)
+        trial.report(30.0 + i, 100)
+        study.tell(trial, 30.0 + i)
+    rows = {r["epoch"]: r for r in agreement(study.get_trials(), epochs=(10, 50, 100))}
+    assert set(rows) == {10, 100}  # epoch 50 was not reported by every trial: left out
+    assert rows[10]["rho"] == pytest.approx(-1.0) and rows[10]["top5_below_median"] == 5
+    assert rows[100]["rho"] == pytest.approx(1.0) and rows[100]["top5_below_median"] == 0
