@@ -268,7 +268,7 @@ def study_markdown(study, rows: list[TrialRow], budget: int, sweep_dir: Path) ->
         f"{states.count('running')} running; wall time {wall_seconds(study) / 60:.1f} min; "
         f"{trained} epochs trained, {saved} spared by pruning (of {budget} a trial).",
         "",
-        *best_lines(rows),
+        *best_lines(rows, sweep_dir),
         head,
         "|---:|---|---:|---:|---:|---|---|",
     ]

@@ -356,10 +356,23 @@ def test_the_report_gives_the_command_that_retrains_the_best_trial_over_three_se
     for lr, score in ((1e-3, 30.0), (2.345678901234e-4, 31.5)):
         study.enqueue_trial({"optim.optimizer.lr": lr})
         study.tell(study.ask(SPACE), score)
-    lines = best_lines(trial_rows(study, tmp_path))
+    assert best_lines(trial_rows(study, tmp_path), tmp_path) == [
+        "Best: trial 1, 31.500 dB: `optim.optimizer.lr=0.0002345678901234`.",
+        "",
+    ]  # no recipe saved: the parameters, and no command that might train something else
+    saved = {
+        "hydra": {
+            "overrides": {"task": ["sweep=optuna", "trainer.enable_progress_bar=false"]},
+            "sweeper": {"recipe": ["sweep=base"]},
+        }
+    }
+    OmegaConf.save(OmegaConf.create(saved), tmp_path / "multirun.yaml")
+    lines = best_lines(trial_rows(study, tmp_path), tmp_path)
     assert lines[0].startswith("Best: trial 1, 31.500 dB")
-    command = lines[2].split()
-    assert command[-2:] == ["seed=1,2,3", "optim.optimizer.lr=0.0002345678901234"]
+    assert lines[2].strip() == (
+        "python -m espcn_lightning.train -m sweep=base trainer.enable_progress_bar=false "
+        "seed=1,2,3 optim.optimizer.lr=0.0002345678901234"
+    )
 
 
 def test_a_study_with_no_completed_trial_has_no_best(tmp_path):
@@ -367,7 +380,7 @@ def test_a_study_with_no_completed_trial_has_no_best(tmp_path):
 
     study = open_study(tmp_path, SETTINGS, SPACE)
     study.tell(study.ask(SPACE), state=TrialState.PRUNED)
-    assert best_lines(trial_rows(study, tmp_path)) == []
+    assert best_lines(trial_rows(study, tmp_path), tmp_path) == []
 
 
 def test_a_trials_budget_is_the_sweeps_max_epochs_as_resolved(tmp_path):

@@ -67,20 +67,38 @@ def trial_rows(study: optuna.Study, sweep_dir: Path) -> list[TrialRow]:
     return sorted(rows, key=lambda r: (r.value is None, -(r.value or 0.0), r.number))
 
 
-def retrain_command(row: TrialRow, seeds: str = "1,2,3") -> str:
-    """The command that trains a trial's parameters again over ``seeds``, floats written in full
-    so that its own seed reproduces it: how a study's best is checked against seed luck."""
-    params = " ".join(f"{key}={value!r}" for key, value in row.params.items())
-    return f"python -m espcn_lightning.train -m seed={seeds} {params}"
+def recipe(sweep_dir: Path) -> list[str]:
+    """The overrides that train a trial of the study in ``sweep_dir`` outside it: the study's
+    command line with its sweep config (``sweep=optuna``) swapped for ``hydra.sweeper.recipe``
+    (``sweep=base``, the config it extends without the study sweeper); [] if none was saved."""
+    config = saved_config(sweep_dir)
+    if config is None or not OmegaConf.select(config, "hydra.sweeper.recipe", default=None):
+        return []
+    instead = OmegaConf.select(config, "hydra.sweeper.recipe")
+    task = [str(o) for o in OmegaConf.select(config, "hydra.overrides.task", default=[])]
+    return [*map(str, instead), *(o for o in task if o.split("=")[0] != "sweep")]
 
 
-def best_lines(rows: list[TrialRow]) -> list[str]:
-    """Markdown: the best completed trial and the command that retrains it over three seeds."""
+def retrain_command(row: TrialRow, overrides: list[str], seeds: str = "1,2,3") -> str:
+    """The command that trains a trial's parameters again over ``seeds`` with the study's recipe
+    (``overrides``), floats written in full so that its own seed reproduces it."""
+    params = [f"{key}={value!r}" for key, value in row.params.items()]
+    kept = [o for o in overrides if o.split("=")[0].lstrip("+~") not in (*row.params, "seed")]
+    return " ".join(["python -m espcn_lightning.train -m", *kept, f"seed={seeds}", *params])
+
+
+def best_lines(rows: list[TrialRow], sweep_dir: Path) -> list[str]:
+    """Markdown: the best completed trial and the command that retrains it over three seeds
+    (only where the study saved its ``hydra.sweeper.recipe``: without it no command is sure)."""
     best = rows[0] if rows and rows[0].value is not None else None
     if best is None:
         return []
+    overrides = recipe(sweep_dir)
+    if not overrides:
+        params = " ".join(f"{key}={value!r}" for key, value in best.params.items())
+        return [f"Best: trial {best.number}, {best.value:.3f} dB: `{params}`.", ""]
     head = f"Best: trial {best.number}, {best.value:.3f} dB; retrained over three seeds by"
-    return [head, "", f"    {retrain_command(best)}", ""]
+    return [head, "", f"    {retrain_command(best, overrides)}", ""]
 
 
 def trial_budget(sweep_dir: Path, rows: list[TrialRow]) -> int:

@@ -41,7 +41,10 @@ class StudySweeper(Sweeper):
         sampler: Mapping[str, Any] | None = None,
         pruner: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
+        recipe: Sequence[str] = (),
     ) -> None:
+        """``recipe``: the overrides that train a trial outside the study (the report's retrain
+        command); the sweeper itself does not use them."""
         self.n_trials, self.n_workers = n_trials, n_workers
         self.params = dict(params or {})
         self.settings = {
