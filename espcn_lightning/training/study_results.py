@@ -72,17 +72,22 @@ def recipe(sweep_dir: Path) -> list[str]:
     command line with its sweep config (``sweep=optuna``) swapped for ``hydra.sweeper.recipe``
     (``sweep=base``, the config it extends without the study sweeper); [] if none was saved."""
     config = saved_config(sweep_dir)
-    if config is None or not OmegaConf.select(config, "hydra.sweeper.recipe", default=None):
+    instead = OmegaConf.select(config, "hydra.sweeper.recipe", default=None) if config else None
+    if config is None or not instead:
         return []
-    instead = OmegaConf.select(config, "hydra.sweeper.recipe")
     task = [str(o) for o in OmegaConf.select(config, "hydra.overrides.task", default=[])]
     return [*map(str, instead), *(o for o in task if o.split("=")[0] != "sweep")]
 
 
+def param_overrides(row: TrialRow) -> list[str]:
+    """A trial's parameters as overrides, floats written in full so that they reproduce it."""
+    return [f"{key}={value!r}" for key, value in row.params.items()]
+
+
 def retrain_command(row: TrialRow, overrides: list[str], seeds: str = "1,2,3") -> str:
     """The command that trains a trial's parameters again over ``seeds`` with the study's recipe
-    (``overrides``), floats written in full so that its own seed reproduces it."""
-    params = [f"{key}={value!r}" for key, value in row.params.items()]
+    (``overrides``), so that its own seed reproduces it."""
+    params = param_overrides(row)
     kept = [o for o in overrides if o.split("=")[0].lstrip("+~") not in (*row.params, "seed")]
     return " ".join(["python -m espcn_lightning.train -m", *kept, f"seed={seeds}", *params])
 
@@ -95,7 +100,7 @@ def best_lines(rows: list[TrialRow], sweep_dir: Path) -> list[str]:
         return []
     overrides = recipe(sweep_dir)
     if not overrides:
-        params = " ".join(f"{key}={value!r}" for key, value in best.params.items())
+        params = " ".join(param_overrides(best))
         return [f"Best: trial {best.number}, {best.value:.3f} dB: `{params}`.", ""]
     head = f"Best: trial {best.number}, {best.value:.3f} dB; retrained over three seeds by"
     return [head, "", f"    {retrain_command(best, overrides)}", ""]

@@ -106,7 +106,7 @@ class StudySweeper(Sweeper):
         assert self.launcher is not None, "setup() makes the launcher"
         jobs = [list(fixed) for _ in range(self.n_workers)]
         results = self.launcher.launch(jobs, initial_job_idx=0)
-        stopped = unfinished(open_study(sweep_dir, self.settings), self.n_trials)
+        stopped = unfinished(study, self.n_trials)  # the storage is re-read: the workers' trials
         if stopped:
             raise UserError(stopped)
         return results
